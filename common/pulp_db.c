@@ -1,0 +1,163 @@
+#include "pulp_db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pulp_log.h"
+
+PGconn *pulp_db_connect(const char *conninfo, const char *application_name, pulp_error_t *error)
+{
+    /* The caller's conninfo is expanded last, so what it sets overrides these defaults. */
+    const char *keywords[] = {
+        "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "application_name", "dbname", NULL,
+    };
+    const char *values[] = {
+        "5", "1", "10", "5", "3", "30000", application_name, conninfo, NULL,
+    };
+    PGconn *conn = PQconnectdbParams(keywords, values, 1);
+
+    if (!conn) {
+        pulp_error_set(error, PULP_ERR_UNAVAILABLE, "could not connect to the database: out of memory");
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        pulp_error_set(error, PULP_ERR_UNAVAILABLE, "could not connect to the database: %s",
+                       PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+int pulp_db_connection_lost(PGconn *conn)
+{
+    return !conn || PQstatus(conn) != CONNECTION_OK;
+}
+
+pulp_status_t pulp_db_status_from_sqlstate(const char *sqlstate)
+{
+    if (!sqlstate)
+        return PULP_ERR_UNAVAILABLE;
+    if (strcmp(sqlstate, "23505") == 0)
+        return PULP_ERR_DUPLICATE_RESOURCE;
+    if (strcmp(sqlstate, "23503") == 0)
+        return PULP_ERR_MISSING_RESOURCE;
+    if (strncmp(sqlstate, "22", 2) == 0 || strcmp(sqlstate, "23514") == 0)
+        return PULP_ERR_INVALID_VALUE;
+    /* Class 08 is a connection exception; 57P01-57P03 are shutdown and cannot-connect-now. */
+    if (strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "57P0", 4) == 0)
+        return PULP_ERR_UNAVAILABLE;
+    return PULP_ERR_INTERNAL;
+}
+
+static pulp_status_t set_error_from_result(PGconn *conn, const PGresult *result,
+                                           pulp_error_t *error)
+{
+    const char *sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+    const char *message = result ? PQresultErrorMessage(result) : PQerrorMessage(conn);
+    pulp_status_t status;
+    size_t length;
+
+    if (pulp_db_connection_lost(conn))
+        status = PULP_ERR_UNAVAILABLE;
+    else
+        status = pulp_db_status_from_sqlstate(sqlstate);
+
+    pulp_error_set(error, status, "%s", message && *message ? message : "database error");
+    length = strlen(error ? error->message : "");
+    if (error && length > 0 && error->message[length - 1] == '\n')
+        error->message[length - 1] = '\0';
+    return status;
+}
+
+PGresult *pulp_db_query(PGconn *conn, pulp_error_t *error, const char *sql, int n_params,
+                        const char *const *params)
+{
+    PGresult *result;
+    ExecStatusType status;
+
+    if (pulp_db_connection_lost(conn)) {
+        pulp_error_set(error, PULP_ERR_UNAVAILABLE, "the database connection is lost");
+        return NULL;
+    }
+
+    result = PQexecParams(conn, sql, n_params, NULL, params, NULL, NULL, 0);
+    status = PQresultStatus(result);
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+        return result;
+
+    set_error_from_result(conn, result, error);
+    PQclear(result);
+    return NULL;
+}
+
+pulp_status_t pulp_db_command(PGconn *conn, pulp_error_t *error, const char *sql, int n_params,
+                              const char *const *params)
+{
+    PGresult *result = pulp_db_query(conn, error, sql, n_params, params);
+
+    if (!result)
+        return error ? error->status : PULP_ERR_INTERNAL;
+    PQclear(result);
+    return PULP_OK;
+}
+
+pulp_status_t pulp_db_begin(PGconn *conn, pulp_error_t *error)
+{
+    return pulp_db_command(conn, error, "BEGIN", 0, NULL);
+}
+
+pulp_status_t pulp_db_commit(PGconn *conn, pulp_error_t *error)
+{
+    return pulp_db_command(conn, error, "COMMIT", 0, NULL);
+}
+
+void pulp_db_rollback(PGconn *conn)
+{
+    if (pulp_db_connection_lost(conn))
+        return;
+    if (PQtransactionStatus(conn) == PQTRANS_IDLE)
+        return;
+    PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+const char *pulp_db_value(const PGresult *result, int row, const char *column)
+{
+    int field = PQfnumber(result, column);
+
+    if (field < 0 || PQgetisnull(result, row, field))
+        return NULL;
+    return PQgetvalue(result, row, field);
+}
+
+char *pulp_db_text_array(const char *const *items, size_t n_items)
+{
+    size_t length = 3;
+    char *literal;
+    char *out;
+
+    for (size_t i = 0; i < n_items; i++)
+        length += 2 * strlen(items[i]) + 3;
+
+    literal = malloc(length);
+    if (!literal)
+        return NULL;
+
+    out = literal;
+    *out++ = '{';
+    for (size_t i = 0; i < n_items; i++) {
+        if (i > 0)
+            *out++ = ',';
+        *out++ = '"';
+        for (const char *c = items[i]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                *out++ = '\\';
+            *out++ = *c;
+        }
+        *out++ = '"';
+    }
+    *out++ = '}';
+    *out = '\0';
+    return literal;
+}

@@ -1,0 +1,51 @@
+/* Task records: the dispatch half of the task protocol (docs/tasks.md).
+ *
+ * A task is dispatched by inserting its row (this file) and then sending its id to the task
+ * queue (amqp/). The row is the truth: a message that is lost only delays the task, because
+ * the housekeeping leader re-sends messages for waiting tasks that nothing blocks. */
+#ifndef PULP_TASK_H
+#define PULP_TASK_H
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "pulp_error.h"
+#include "pulp_uuid.h"
+
+/* Task types, named as Pulp 2 names them in task reports. */
+#define PULP_TASK_REPO_DELETE "pulp.server.tasks.repository.delete"
+#define PULP_TASK_REPO_SYNC "pulp.server.managers.repo.sync.sync"
+#define PULP_TASK_REPO_PUBLISH "pulp.server.managers.repo.publish.publish"
+#define PULP_TASK_DIAGNOSTIC "pulp.server.tasks.diagnostic"
+
+typedef struct pulp_task_spec {
+    const char *task_type;
+    const char *const *tags;
+    size_t n_tags;
+    /* Resources held exclusively while the task runs, such as "repository:zoo". */
+    const char *const *resources;
+    size_t n_resources;
+    /* Resources held shared: several tasks may share one, none while another holds it
+     * exclusively. */
+    const char *const *shared_resources;
+    size_t n_shared_resources;
+    /* Arguments for the worker; borrowed, may be NULL. */
+    json_object *args;
+    /* The schedule that dispatched the task, or NULL. */
+    const char *schedule_id;
+} pulp_task_spec_t;
+
+/* Inserts a waiting task in its own transaction. The resources' advisory locks are taken in
+ * sorted order before the sequence number is drawn, so per resource the dispatch order equals
+ * the commit order. Writes the new task's id into task_id. */
+pulp_status_t pulp_task_insert(PGconn *conn, const pulp_task_spec_t *spec,
+                               char task_id[PULP_UUID_LENGTH + 1], pulp_error_t *error);
+
+/* Returns a new call report {result, error, spawned_tasks: [{_href, task_id}]}. */
+json_object *pulp_call_report_new(const char *const *task_ids, size_t n_task_ids);
+
+/* Returns a new {_href, task_id} object for a spawned task. */
+json_object *pulp_task_link_new(const char *task_id);
+
+#endif
