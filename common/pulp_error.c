@@ -28,6 +28,7 @@ static const status_info_t status_table[PULP_STATUS_COUNT] = {
     [PULP_ERR_TOO_LARGE] = { "PLP0015", 413, "Request body too large" },
     [PULP_ERR_NOT_IMPLEMENTED] = { "PLP0000", 501, "Not implemented" },
     [PULP_ERR_CONFLICT] = { "PLP0000", 409, "Conflicting state" },
+    [PULP_ERR_CANCELED] = { "PLP0000", 409, "Task canceled" },
 };
 
 static const status_info_t *status_info(pulp_status_t status)

@@ -25,6 +25,7 @@ typedef enum {
     PULP_ERR_TOO_LARGE,            /* PLP0015, 413 */
     PULP_ERR_NOT_IMPLEMENTED,      /* PLP0000, 501 */
     PULP_ERR_CONFLICT,             /* PLP0000, 409: a resource is in a state that forbids it */
+    PULP_ERR_CANCELED,             /* PLP0000, 409: a running task was asked to stop */
     PULP_STATUS_COUNT
 } pulp_status_t;
 

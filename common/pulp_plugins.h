@@ -1,0 +1,52 @@
+/* The registry of content types, importer types and distributor types.
+ *
+ * Each content type registers its descriptors here (plugins/<type>/<type>_config.c); the core
+ * (API, tasks, storage) looks types up by id and never switches on a type name. */
+#ifndef PULP_PLUGINS_H
+#define PULP_PLUGINS_H
+
+#include <json-c/json.h>
+
+#include "pulp_error.h"
+
+typedef struct pulp_content_type {
+    const char *id;
+    const char *display_name;
+    const char *description;
+    /* Fields of the unit key, NULL-terminated. */
+    const char *const *unit_key;
+    /* Fields that searches may name besides the unit key, NULL-terminated. */
+    const char *const *search_indexes;
+} pulp_content_type_t;
+
+typedef struct pulp_importer_type {
+    const char *id;
+    const char *display_name;
+    /* Content types this importer brings in, NULL-terminated. */
+    const char *const *content_types;
+    /* Checks a complete importer configuration; on failure fills error with a 400 status
+     * whose message names the key, and sets error data "property_names". */
+    pulp_status_t (*validate_config)(json_object *config, pulp_error_t *error);
+} pulp_importer_type_t;
+
+typedef struct pulp_distributor_type {
+    const char *id;
+    const char *display_name;
+    const char *const *content_types;
+    pulp_status_t (*validate_config)(json_object *config, pulp_error_t *error);
+    /* The config key whose value is served below a shared root and must be unique across
+     * repositories (such as "relative_url"), or NULL. */
+    const char *unique_path_key;
+} pulp_distributor_type_t;
+
+/* Each plugin defines these lists, ended by an entry whose id is NULL; see pulp_plugins.c. */
+const pulp_content_type_t *pulp_content_type_find(const char *id);
+const pulp_importer_type_t *pulp_importer_type_find(const char *id);
+const pulp_distributor_type_t *pulp_distributor_type_find(const char *id);
+
+/* Iteration over every registered type: returns NULL past the last one. */
+const pulp_content_type_t *pulp_content_type_at(int index);
+const pulp_importer_type_t *pulp_importer_type_at(int index);
+const pulp_distributor_type_t *pulp_distributor_type_at(int index);
+
+#endif
