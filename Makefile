@@ -53,7 +53,7 @@ WORKER_LDLIBS = $(PROTON_LIBS) $(CURL_LIBS) $(CREATEREPO_LIBS) $(GLIB_LIBS) $(RP
 PROGRAMS := $(B)/mod_pulp.so $(B)/pulp-worker $(B)/pulp-manage-db
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all check unit functional demo start stop status deps clean distclean fuzz fuzz-run
+.PHONY: all check unit unit-build functional demo start stop status deps clean distclean fuzz fuzz-run
 .DELETE_ON_ERROR:
 
 all: $(PROGRAMS)
