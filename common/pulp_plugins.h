@@ -39,7 +39,22 @@ typedef struct pulp_distributor_type {
     const char *unique_path_key;
 } pulp_distributor_type_t;
 
-/* Each plugin defines these lists, ended by an entry whose id is NULL; see pulp_plugins.c. */
+/* The descriptors of each plugin, defined in plugins/<name>/<name>_config.c and listed in
+ * pulp_plugins.c. Content type lists end with an entry whose id is NULL. */
+extern const pulp_content_type_t pulp_yum_content_types[];
+extern const pulp_importer_type_t pulp_yum_importer_type;
+extern const pulp_distributor_type_t pulp_yum_distributor_type;
+
+extern const pulp_content_type_t pulp_iso_content_types[];
+extern const pulp_importer_type_t pulp_iso_importer_type;
+extern const pulp_distributor_type_t pulp_iso_distributor_type;
+
+extern const pulp_content_type_t pulp_puppet_content_types[];
+extern const pulp_importer_type_t pulp_puppet_importer_type;
+extern const pulp_distributor_type_t pulp_puppet_distributor_type;
+extern const pulp_distributor_type_t pulp_puppet_install_distributor_type;
+
+/* Lookups by id: NULL when no plugin registers the id. */
 const pulp_content_type_t *pulp_content_type_find(const char *id);
 const pulp_importer_type_t *pulp_importer_type_find(const char *id);
 const pulp_distributor_type_t *pulp_distributor_type_find(const char *id);

@@ -1,0 +1,109 @@
+/* yum content types and the configuration checks of yum_importer and yum_distributor. */
+#include "pulp_config_check.h"
+#include "pulp_plugins.h"
+
+static const char *const rpm_key[] = {
+    "name", "epoch", "version", "release", "arch", "checksumtype", "checksum", NULL,
+};
+static const char *const rpm_indexes[] = {
+    "name", "epoch", "version", "release", "arch", "filename", "checksum", "checksumtype", NULL,
+};
+static const char *const drpm_key[] = {
+    "epoch", "version", "release", "filename", "checksumtype", "checksum", NULL,
+};
+static const char *const erratum_key[] = { "id", NULL };
+static const char *const erratum_indexes[] = {
+    "version", "release", "type", "status", "updated", "issued", "severity", "references", NULL,
+};
+static const char *const comps_key[] = { "id", "repo_id", NULL };
+static const char *const comps_indexes[] = { "id", "repo_id", "name", NULL };
+static const char *const metadata_file_key[] = { "data_type", "repo_id", NULL };
+static const char *const distribution_key[] = {
+    "distribution_id", "family", "variant", "version", "arch", NULL,
+};
+static const char *const modulemd_key[] = {
+    "name", "stream", "version", "context", "arch", NULL,
+};
+static const char *const no_indexes[] = { NULL };
+
+const pulp_content_type_t pulp_yum_content_types[] = {
+    { "rpm", "RPM", "RPM", rpm_key, rpm_indexes },
+    { "srpm", "SRPM", "SRPM", rpm_key, rpm_indexes },
+    { "drpm", "DRPM", "DRPM", drpm_key, no_indexes },
+    { "erratum", "Erratum", "Erratum", erratum_key, erratum_indexes },
+    { "package_group", "Package Group", "Yum Package group information", comps_key,
+      comps_indexes },
+    { "package_category", "Package Category", "Yum Package category information", comps_key,
+      comps_indexes },
+    { "package_environment", "Package Environment", "Yum Package environment information",
+      comps_key, comps_indexes },
+    { "yum_repo_metadata_file", "YUM Repository Metadata File", "YUM Repository Metadata File",
+      metadata_file_key, no_indexes },
+    { "distribution", "Distribution", "Kickstart trees and all accompanying files",
+      distribution_key, no_indexes },
+    { "modulemd", "Modulemd", "Modulemd", modulemd_key, no_indexes },
+    { NULL, NULL, NULL, NULL, NULL },
+};
+
+static const char *const yum_type_ids[] = {
+    "rpm", "srpm", "drpm", "erratum", "package_group", "package_category",
+    "package_environment", "yum_repo_metadata_file", "distribution", "modulemd", NULL,
+};
+
+static const char *const checksum_types[] = {
+    "md5", "sha", "sha1", "sha224", "sha256", "sha384", "sha512", NULL,
+};
+
+static const pulp_config_key_t importer_keys[] = {
+    { "feed", PULP_CONFIG_URL, 0, NULL },
+    { "validate", PULP_CONFIG_BOOLEAN, 0, NULL },
+    { "ssl_validation", PULP_CONFIG_BOOLEAN, 0, NULL },
+    { "ssl_ca_cert", PULP_CONFIG_STRING, 0, NULL },
+    { "ssl_client_cert", PULP_CONFIG_STRING, 0, NULL },
+    { "ssl_client_key", PULP_CONFIG_STRING, 0, NULL },
+    { "proxy_host", PULP_CONFIG_STRING, 0, NULL },
+    { "proxy_port", PULP_CONFIG_PORT, 0, NULL },
+    { "proxy_username", PULP_CONFIG_STRING, 0, NULL },
+    { "proxy_password", PULP_CONFIG_STRING, 0, NULL },
+    { "basic_auth_username", PULP_CONFIG_STRING, 0, NULL },
+    { "basic_auth_password", PULP_CONFIG_STRING, 0, NULL },
+    { "max_downloads", PULP_CONFIG_POSITIVE, 0, NULL },
+    { "max_speed", PULP_CONFIG_POSITIVE, 0, NULL },
+    { "remove_missing", PULP_CONFIG_BOOLEAN, 0, NULL },
+    { "retain_old_count", PULP_CONFIG_COUNT, 0, NULL },
+    { "type_skip_list", PULP_CONFIG_STRING_LIST, 0, yum_type_ids },
+    { "skip", PULP_CONFIG_STRING_LIST, 0, yum_type_ids },
+    { NULL, PULP_CONFIG_STRING, 0, NULL },
+};
+
+static const pulp_config_key_t distributor_keys[] = {
+    { "relative_url", PULP_CONFIG_RELATIVE_PATH, 1, NULL },
+    { "http", PULP_CONFIG_BOOLEAN, 1, NULL },
+    { "https", PULP_CONFIG_BOOLEAN, 1, NULL },
+    { "protected", PULP_CONFIG_BOOLEAN, 0, NULL },
+    { "auth_ca", PULP_CONFIG_STRING, 0, NULL },
+    { "auth_cert", PULP_CONFIG_STRING, 0, NULL },
+    { "gpgkey", PULP_CONFIG_STRING, 0, NULL },
+    { "checksum_type", PULP_CONFIG_STRING, 0, checksum_types },
+    { "skip", PULP_CONFIG_STRING_LIST, 0, yum_type_ids },
+    { "generate_sqlite", PULP_CONFIG_BOOLEAN, 0, NULL },
+    { NULL, PULP_CONFIG_STRING, 0, NULL },
+};
+
+static pulp_status_t validate_importer(json_object *config, pulp_error_t *error)
+{
+    return pulp_config_check(config, importer_keys, error);
+}
+
+static pulp_status_t validate_distributor(json_object *config, pulp_error_t *error)
+{
+    return pulp_config_check(config, distributor_keys, error);
+}
+
+const pulp_importer_type_t pulp_yum_importer_type = {
+    "yum_importer", "Yum Importer", yum_type_ids, validate_importer,
+};
+
+const pulp_distributor_type_t pulp_yum_distributor_type = {
+    "yum_distributor", "Yum Distributor", yum_type_ids, validate_distributor, "relative_url",
+};
