@@ -1,4 +1,7 @@
-/* yum content types and the configuration checks of yum_importer and yum_distributor. */
+/* yum content types and the configuration checks of yum_importer and yum_distributor.
+ *
+ * Built into the common library, so mod_pulp validates configurations without the worker's
+ * libraries. The sync and publish code is in the other files of this folder. */
 #include "pulp_config_check.h"
 #include "pulp_plugins.h"
 
@@ -90,9 +93,54 @@ static const pulp_config_key_t distributor_keys[] = {
     { NULL, PULP_CONFIG_STRING, 0, NULL },
 };
 
+/* Keys that need another key: { key, the key it requires }. Usernames and passwords go in
+ * pairs; a proxy port needs a proxy host and a client key needs a client certificate, while
+ * a proxy host alone uses the default port and a certificate file may also hold the key. */
+static const char *const importer_dependencies[][2] = {
+    { "proxy_username", "proxy_password" },
+    { "proxy_password", "proxy_username" },
+    { "basic_auth_username", "basic_auth_password" },
+    { "basic_auth_password", "basic_auth_username" },
+    { "proxy_port", "proxy_host" },
+    { "ssl_client_key", "ssl_client_cert" },
+};
+
+static int has_value(json_object *config, const char *key)
+{
+    json_object *value = NULL;
+
+    return config && json_object_object_get_ex(config, key, &value) && value;
+}
+
+static pulp_status_t missing_dependency(const char *key, const char *required,
+                                        pulp_error_t *error)
+{
+    json_object *names = json_object_new_array();
+
+    json_object_array_add(names, json_object_new_string(required));
+    pulp_error_set(error, PULP_ERR_MISSING_VALUE,
+                   "missing configuration key \"%s\": it is required when \"%s\" is set",
+                   required, key);
+    pulp_error_add_data(error, "property_names", names);
+    return PULP_ERR_MISSING_VALUE;
+}
+
 static pulp_status_t validate_importer(json_object *config, pulp_error_t *error)
 {
-    return pulp_config_check(config, importer_keys, error);
+    pulp_status_t status = pulp_config_check(config, importer_keys, error);
+    size_t count = sizeof importer_dependencies / sizeof importer_dependencies[0];
+
+    if (status != PULP_OK)
+        return status;
+
+    for (size_t i = 0; i < count; i++) {
+        const char *key = importer_dependencies[i][0];
+        const char *required = importer_dependencies[i][1];
+
+        if (has_value(config, key) && !has_value(config, required))
+            return missing_dependency(key, required, error);
+    }
+    return PULP_OK;
 }
 
 static pulp_status_t validate_distributor(json_object *config, pulp_error_t *error)
