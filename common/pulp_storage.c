@@ -1,0 +1,556 @@
+#include "pulp_storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+struct pulp_storage_file {
+    int fd;
+    int committed;
+    uint64_t size;
+    char temp_path[PATH_MAX];
+    char storage_dir[PATH_MAX];
+    GChecksum *sha256;
+    /* The checksum of the metadata's type when it is not SHA-256, else NULL. */
+    GChecksum *extra;
+    char *checksum_type;
+    char sha256_hex[PULP_SHA256_HEX_LENGTH + 1];
+};
+
+/* --- paths ---------------------------------------------------------------------------- */
+
+/* Writes "<directory>/<name>" into out; returns 0, or -1 when it does not fit. */
+static int join_path(char *out, size_t out_size, const char *directory, const char *name)
+{
+    size_t directory_length = strlen(directory);
+    size_t name_length = strlen(name);
+
+    if (directory_length + 1 + name_length + 1 > out_size)
+        return -1;
+    memcpy(out, directory, directory_length);
+    out[directory_length] = '/';
+    memcpy(out + directory_length + 1, name, name_length + 1);
+    return 0;
+}
+
+static int is_forbidden_char(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f || c == '\\';
+}
+
+pulp_status_t pulp_storage_path_normalize(const char *path, size_t length, char *out,
+                                          size_t out_size, pulp_error_t *error)
+{
+    size_t written = 0;
+    size_t start = 0;
+
+    if (!path || length == 0)
+        return pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid path \"\": it is empty");
+    if (strnlen(path, length) != length)
+        return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                              "invalid path \"%s\": it contains a NUL byte", path);
+    if (path[0] == '/')
+        return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                              "invalid path \"%s\": it is absolute", path);
+
+    for (size_t i = 0; i <= length; i++) {
+        size_t segment;
+
+        if (i < length && path[i] != '/') {
+            if (is_forbidden_char((unsigned char)path[i]))
+                return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                                      "invalid path \"%s\": it contains a control character "
+                                      "or a backslash", path);
+            continue;
+        }
+        segment = i - start;
+        if (segment == 2 && path[start] == '.' && path[start + 1] == '.')
+            return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                                  "invalid path \"%s\": it contains a \"..\" segment", path);
+        if (segment > 0 && !(segment == 1 && path[start] == '.')) {
+            if (written + (written > 0) + segment + 1 > out_size)
+                return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                                      "invalid path \"%s\": it is too long", path);
+            if (written > 0)
+                out[written++] = '/';
+            memcpy(out + written, path + start, segment);
+            written += segment;
+        }
+        start = i + 1;
+    }
+
+    if (written == 0)
+        return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                              "invalid path \"%s\": it names no file", path);
+    out[written] = '\0';
+    return PULP_OK;
+}
+
+int pulp_storage_name_is_valid(const char *name)
+{
+    size_t length;
+
+    if (!name)
+        return 0;
+    length = strlen(name);
+    if (length == 0 || length > 255 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return 0;
+    for (size_t i = 0; i < length; i++) {
+        if (name[i] == '/' || is_forbidden_char((unsigned char)name[i]))
+            return 0;
+    }
+    return 1;
+}
+
+static int is_sha256_hex(const char *digest)
+{
+    if (!digest || strlen(digest) != PULP_SHA256_HEX_LENGTH)
+        return 0;
+    for (const char *c = digest; *c; c++) {
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+pulp_status_t pulp_storage_content_path(const char *type_id, const char *sha256,
+                                        const char *name, char *out, size_t out_size,
+                                        pulp_error_t *error)
+{
+    int length;
+
+    if (!pulp_storage_name_is_valid(type_id))
+        return pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid content type \"%s\"",
+                              type_id ? type_id : "");
+    if (!pulp_storage_name_is_valid(name))
+        return pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid file name \"%s\"",
+                              name ? name : "");
+    if (!is_sha256_hex(sha256))
+        return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                              "invalid SHA-256 digest \"%s\": expected 64 lower-case hex digits",
+                              sha256 ? sha256 : "");
+
+    length = snprintf(out, out_size, "content/%s/%.2s/%s/%s", type_id, sha256, sha256, name);
+    if (length < 0 || (size_t)length >= out_size)
+        return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                              "invalid file name \"%s\": the store path is too long", name);
+    return PULP_OK;
+}
+
+/* --- checksums ------------------------------------------------------------------------ */
+
+static int checksum_from_name(const char *name, GChecksumType *type)
+{
+    static const struct {
+        const char *name;
+        GChecksumType type;
+    } types[] = {
+        { "md5", G_CHECKSUM_MD5 },       { "sha", G_CHECKSUM_SHA1 },
+        { "sha1", G_CHECKSUM_SHA1 },     { "sha256", G_CHECKSUM_SHA256 },
+        { "sha384", G_CHECKSUM_SHA384 }, { "sha512", G_CHECKSUM_SHA512 },
+    };
+
+    for (size_t i = 0; name && i < sizeof types / sizeof types[0]; i++) {
+        if (g_ascii_strcasecmp(name, types[i].name) == 0) {
+            *type = types[i].type;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int pulp_storage_checksum_type_is_supported(const char *checksum_type)
+{
+    GChecksumType type;
+
+    return checksum_from_name(checksum_type, &type);
+}
+
+/* --- files on their way in ------------------------------------------------------------ */
+
+pulp_status_t pulp_storage_mkdirs(const char *path, int mode, pulp_error_t *error)
+{
+    char buffer[PATH_MAX];
+    size_t length = strlen(path);
+
+    if (length == 0 || length >= sizeof buffer)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not create directory \"%s\": "
+                              "invalid path", path);
+    memcpy(buffer, path, length + 1);
+
+    for (char *slash = buffer + 1; ; slash++) {
+        int at_end = *slash == '\0';
+
+        if (*slash != '/' && !at_end)
+            continue;
+        *slash = '\0';
+        if (mkdir(buffer, (mode_t)mode) != 0 && errno != EEXIST)
+            return pulp_error_set(error, PULP_ERR_INTERNAL,
+                                  "could not create directory \"%s\": %s", buffer,
+                                  strerror(errno));
+        if (at_end)
+            break;
+        *slash = '/';
+    }
+    return PULP_OK;
+}
+
+pulp_storage_file_t *pulp_storage_file_new(const char *storage_dir, const char *checksum_type,
+                                           pulp_error_t *error)
+{
+    pulp_storage_file_t *file = calloc(1, sizeof *file);
+    GChecksumType extra_type = G_CHECKSUM_SHA256;
+    char tmp_dir[PATH_MAX];
+
+    if (!file) {
+        pulp_error_set(error, PULP_ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    file->fd = -1;
+
+    if (checksum_type && !checksum_from_name(checksum_type, &extra_type)) {
+        pulp_error_set(error, PULP_ERR_UNSUPPORTED_VALUE, "unsupported checksum type \"%s\"",
+                       checksum_type);
+        goto fail;
+    }
+    if (strlen(storage_dir) >= sizeof file->storage_dir - 64) {
+        pulp_error_set(error, PULP_ERR_INTERNAL, "invalid storage directory \"%s\": the path "
+                       "is too long", storage_dir);
+        goto fail;
+    }
+    strcpy(file->storage_dir, storage_dir);
+    join_path(tmp_dir, sizeof tmp_dir, storage_dir, "tmp");
+    if (pulp_storage_mkdirs(tmp_dir, 0755, error) != PULP_OK)
+        goto fail;
+
+    join_path(file->temp_path, sizeof file->temp_path, tmp_dir, "incoming-XXXXXX");
+    file->fd = mkstemp(file->temp_path);
+    if (file->fd < 0) {
+        pulp_error_set(error, PULP_ERR_INTERNAL, "could not create temporary file in \"%s\": %s",
+                       tmp_dir, strerror(errno));
+        file->temp_path[0] = '\0';
+        goto fail;
+    }
+    fchmod(file->fd, 0644);
+
+    file->sha256 = g_checksum_new(G_CHECKSUM_SHA256);
+    if (checksum_type && extra_type != G_CHECKSUM_SHA256) {
+        file->extra = g_checksum_new(extra_type);
+        file->checksum_type = g_strdup(checksum_type);
+    } else if (checksum_type) {
+        file->checksum_type = g_strdup(checksum_type);
+    }
+    return file;
+
+fail:
+    pulp_storage_file_free(file);
+    return NULL;
+}
+
+pulp_status_t pulp_storage_file_write(pulp_storage_file_t *file, const void *data,
+                                      size_t length, pulp_error_t *error)
+{
+    const char *bytes = data;
+    size_t left = length;
+
+    if (file->sha256_hex[0])
+        return pulp_error_set(error, PULP_ERR_INTERNAL,
+                              "could not write to \"%s\": the file is already finished",
+                              file->temp_path);
+    while (left > 0) {
+        ssize_t done = write(file->fd, bytes, left);
+
+        if (done < 0 && errno == EINTR)
+            continue;
+        if (done < 0)
+            return pulp_error_set(error, PULP_ERR_INTERNAL, "could not write to \"%s\": %s",
+                                  file->temp_path, strerror(errno));
+        bytes += done;
+        left -= (size_t)done;
+    }
+
+    g_checksum_update(file->sha256, data, length);
+    if (file->extra)
+        g_checksum_update(file->extra, data, length);
+    file->size += length;
+    return PULP_OK;
+}
+
+pulp_status_t pulp_storage_file_reset(pulp_storage_file_t *file, pulp_error_t *error)
+{
+    if (ftruncate(file->fd, 0) != 0 || lseek(file->fd, 0, SEEK_SET) != 0)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not empty \"%s\": %s",
+                              file->temp_path, strerror(errno));
+    g_checksum_reset(file->sha256);
+    if (file->extra)
+        g_checksum_reset(file->extra);
+    file->size = 0;
+    file->sha256_hex[0] = '\0';
+    return PULP_OK;
+}
+
+uint64_t pulp_storage_file_size(const pulp_storage_file_t *file)
+{
+    return file->size;
+}
+
+const char *pulp_storage_file_sha256(pulp_storage_file_t *file)
+{
+    if (!file->sha256_hex[0])
+        snprintf(file->sha256_hex, sizeof file->sha256_hex, "%s",
+                 g_checksum_get_string(file->sha256));
+    return file->sha256_hex;
+}
+
+pulp_status_t pulp_storage_file_verify(pulp_storage_file_t *file, int64_t expected_size,
+                                       const char *expected_checksum, pulp_error_t *error)
+{
+    const char *actual;
+
+    if (expected_size >= 0 && (uint64_t)expected_size != file->size)
+        return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                              "size mismatch: expected %" PRId64 " bytes, received %" PRIu64,
+                              expected_size, file->size);
+    if (!expected_checksum)
+        return PULP_OK;
+    if (!file->checksum_type)
+        return pulp_error_set(error, PULP_ERR_INTERNAL,
+                              "could not verify checksum: no checksum type was set");
+
+    actual = file->extra ? g_checksum_get_string(file->extra) : pulp_storage_file_sha256(file);
+    if (g_ascii_strcasecmp(actual, expected_checksum) != 0)
+        return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                              "checksum mismatch: expected %s %s, computed %s",
+                              file->checksum_type, expected_checksum, actual);
+    return PULP_OK;
+}
+
+static pulp_status_t sync_directory(const char *path, pulp_error_t *error)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    int failed;
+
+    if (fd < 0)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not open directory \"%s\": %s",
+                              path, strerror(errno));
+    failed = fsync(fd) != 0;
+    close(fd);
+    if (failed)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not sync directory \"%s\": %s",
+                              path, strerror(errno));
+    return PULP_OK;
+}
+
+/* Returns 1 when a file with the given size and SHA-256 is already at path. A file there
+ * may be left by a machine crash between a deferred-sync commit and its pulp_storage_sync,
+ * so its content is checked rather than trusted. */
+static int complete_copy_exists(const char *path, uint64_t size, const char *sha256)
+{
+    char actual[PULP_SHA256_HEX_LENGTH + 1];
+    struct stat info;
+
+    if (lstat(path, &info) != 0 || !S_ISREG(info.st_mode) || (uint64_t)info.st_size != size)
+        return 0;
+    return pulp_storage_sha256_of(path, actual, NULL) == PULP_OK && strcmp(actual, sha256) == 0;
+}
+
+pulp_status_t pulp_storage_file_commit(pulp_storage_file_t *file, const char *type_id,
+                                       const char *name, int flags, char *relative_path,
+                                       size_t relative_path_size, pulp_error_t *error)
+{
+    const char *sha256 = pulp_storage_file_sha256(file);
+    char final_path[PATH_MAX];
+    char *slash;
+    int deferred = (flags & PULP_STORAGE_DEFER_SYNC) != 0;
+
+    if (pulp_storage_content_path(type_id, sha256, name, relative_path, relative_path_size,
+                                  error) != PULP_OK)
+        return error ? error->status : PULP_ERR_INVALID_VALUE;
+    if (join_path(final_path, sizeof final_path, file->storage_dir, relative_path) != 0)
+        return pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid file name \"%s\": the "
+                              "store path is too long", name);
+
+    if (complete_copy_exists(final_path, file->size, sha256)) {
+        unlink(file->temp_path);
+        file->committed = 1;
+        return PULP_OK;
+    }
+
+    if (!deferred && fsync(file->fd) != 0)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not sync \"%s\": %s",
+                              file->temp_path, strerror(errno));
+
+    slash = strrchr(final_path, '/');
+    *slash = '\0';
+    if (pulp_storage_mkdirs(final_path, 0755, error) != PULP_OK)
+        return error ? error->status : PULP_ERR_INTERNAL;
+    *slash = '/';
+
+    if (rename(file->temp_path, final_path) != 0)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not rename \"%s\" to \"%s\": %s",
+                              file->temp_path, final_path, strerror(errno));
+    file->committed = 1;
+
+    if (deferred)
+        return PULP_OK;
+    *slash = '\0';
+    return sync_directory(final_path, error);
+}
+
+void pulp_storage_file_free(pulp_storage_file_t *file)
+{
+    if (!file)
+        return;
+    if (file->fd >= 0)
+        close(file->fd);
+    if (!file->committed && file->temp_path[0])
+        unlink(file->temp_path);
+    if (file->sha256)
+        g_checksum_free(file->sha256);
+    if (file->extra)
+        g_checksum_free(file->extra);
+    g_free(file->checksum_type);
+    free(file);
+}
+
+static pulp_status_t copy_into(pulp_storage_file_t *file, const char *source_path,
+                               pulp_error_t *error)
+{
+    char buffer[65536];
+    pulp_status_t status = PULP_OK;
+    int fd = open(source_path, O_RDONLY);
+
+    if (fd < 0)
+        return pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "could not open \"%s\": %s",
+                              source_path, strerror(errno));
+    for (;;) {
+        ssize_t done = read(fd, buffer, sizeof buffer);
+
+        if (done < 0 && errno == EINTR)
+            continue;
+        if (done < 0) {
+            status = pulp_error_set(error, PULP_ERR_INTERNAL, "could not read \"%s\": %s",
+                                    source_path, strerror(errno));
+            break;
+        }
+        if (done == 0)
+            break;
+        status = pulp_storage_file_write(file, buffer, (size_t)done, error);
+        if (status != PULP_OK)
+            break;
+    }
+    close(fd);
+    return status;
+}
+
+pulp_status_t pulp_storage_add_file(const char *storage_dir, const char *source_path,
+                                    const char *type_id, const char *name,
+                                    const char *checksum_type, const char *expected_checksum,
+                                    int64_t expected_size, char *relative_path,
+                                    size_t relative_path_size, pulp_error_t *error)
+{
+    pulp_storage_file_t *file = pulp_storage_file_new(storage_dir, checksum_type, error);
+    pulp_status_t status;
+
+    if (!file)
+        return error ? error->status : PULP_ERR_INTERNAL;
+
+    status = copy_into(file, source_path, error);
+    if (status == PULP_OK)
+        status = pulp_storage_file_verify(file, expected_size, expected_checksum, error);
+    if (status == PULP_OK)
+        status = pulp_storage_file_commit(file, type_id, name, 0, relative_path,
+                                          relative_path_size, error);
+    pulp_storage_file_free(file);
+    return status;
+}
+
+pulp_status_t pulp_storage_sync(const char *storage_dir, pulp_error_t *error)
+{
+    int fd = open(storage_dir, O_RDONLY | O_DIRECTORY);
+    int failed;
+
+    if (fd < 0)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not open directory \"%s\": %s",
+                              storage_dir, strerror(errno));
+    failed = syncfs(fd) != 0;
+    close(fd);
+    if (failed)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not sync the filesystem of "
+                              "\"%s\": %s", storage_dir, strerror(errno));
+    return PULP_OK;
+}
+
+pulp_status_t pulp_storage_sha256_of(const char *path, char out[PULP_SHA256_HEX_LENGTH + 1],
+                                     pulp_error_t *error)
+{
+    GChecksum *checksum;
+    unsigned char buffer[65536];
+    pulp_status_t status = PULP_OK;
+    int fd = open(path, O_RDONLY);
+
+    if (fd < 0)
+        return pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "could not open \"%s\": %s",
+                              path, strerror(errno));
+
+    checksum = g_checksum_new(G_CHECKSUM_SHA256);
+    for (;;) {
+        ssize_t done = read(fd, buffer, sizeof buffer);
+
+        if (done < 0 && errno == EINTR)
+            continue;
+        if (done < 0) {
+            status = pulp_error_set(error, PULP_ERR_INTERNAL, "could not read \"%s\": %s", path,
+                                    strerror(errno));
+            break;
+        }
+        if (done == 0)
+            break;
+        g_checksum_update(checksum, buffer, (gssize)done);
+    }
+    close(fd);
+
+    if (status == PULP_OK)
+        snprintf(out, PULP_SHA256_HEX_LENGTH + 1, "%s", g_checksum_get_string(checksum));
+    g_checksum_free(checksum);
+    return status;
+}
+
+static int remove_entry(const char *path, const struct stat *info, int flag, struct FTW *ftw)
+{
+    (void)info;
+    (void)ftw;
+    if (flag == FTW_DP)
+        return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
+    return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+pulp_status_t pulp_storage_remove_tree(const char *path, pulp_error_t *error)
+{
+    struct stat info;
+
+    if (lstat(path, &info) != 0)
+        return errno == ENOENT ? PULP_OK
+                               : pulp_error_set(error, PULP_ERR_INTERNAL,
+                                                "could not remove \"%s\": %s", path,
+                                                strerror(errno));
+    if (!S_ISDIR(info.st_mode)) {
+        if (unlink(path) != 0 && errno != ENOENT)
+            return pulp_error_set(error, PULP_ERR_INTERNAL, "could not remove \"%s\": %s",
+                                  path, strerror(errno));
+        return PULP_OK;
+    }
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not remove \"%s\": %s", path,
+                              strerror(errno));
+    return PULP_OK;
+}
