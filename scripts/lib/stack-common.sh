@@ -60,7 +60,7 @@ load_state() {
     local key value
 
     for key in PORT_BASE HTTP_PORT PG_PORT AMQP_PORT EPMD_PORT DIST_PORT PG_AREA PG_PASSWORD \
-        ADMIN_PASSWORD; do
+        ADMIN_PASSWORD WORKER_COUNT; do
         printf -v "STATE_$key" '%s' ''
     done
     [ -f "$STATE_FILE" ] || return 0
@@ -68,7 +68,7 @@ load_state() {
     while IFS='=' read -r key value; do
         case $key in
             PORT_BASE | HTTP_PORT | PG_PORT | AMQP_PORT | EPMD_PORT | DIST_PORT | PG_AREA | \
-                PG_PASSWORD | ADMIN_PASSWORD)
+                PG_PASSWORD | ADMIN_PASSWORD | WORKER_COUNT)
                 printf -v "STATE_$key" '%s' "$value"
                 ;;
         esac
@@ -90,6 +90,7 @@ DIST_PORT=$DIST_PORT
 PG_AREA=$PG_AREA
 PG_PASSWORD=$PG_PASSWORD
 ADMIN_PASSWORD=$ADMIN_PASSWORD
+WORKER_COUNT=$WORKER_COUNT
 EOF
     )
     mv -f "$tmp" "$STATE_FILE"

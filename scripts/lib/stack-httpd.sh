@@ -48,6 +48,11 @@ httpd_write_config() {
     mv -f "$HTTPD_CONF.tmp" "$HTTPD_CONF"
 }
 
+# Prints the MPM that the written httpd.conf loads.
+httpd_configured_mpm() {
+    sed -n 's/^LoadModule mpm_\([a-z]*\)_module .*/\1/p' "$HTTPD_CONF" 2>/dev/null
+}
+
 httpd_pid() {
     local pid
     pid=$(read_pid "$HTTPD_PID_FILE")
@@ -113,6 +118,10 @@ httpd_start() {
     pid=$(httpd_pid)
     if [ -n "$pid" ]; then
         info "httpd is already running (pid $pid, $PULP_URL)"
+        if [ "$(httpd_configured_mpm)" != "$HTTPD_MPM" ]; then
+            warn "httpd runs with the $(httpd_configured_mpm) MPM: PULP_HTTPD_MPM=$HTTPD_MPM" \
+                "applies after scripts/stack stop httpd"
+        fi
         return 0
     fi
     httpd_check_ports

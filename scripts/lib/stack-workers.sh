@@ -4,7 +4,7 @@
 WORKER_BIN="$BUILD_DIR/pulp-worker"
 
 workers_setup() {
-    WORKER_COUNT=${PULP_WORKER_COUNT:-2}
+    WORKER_COUNT=${PULP_WORKER_COUNT:-${STATE_WORKER_COUNT:-2}}
     [[ $WORKER_COUNT =~ ^[1-9][0-9]*$ ]] ||
         die "PULP_WORKER_COUNT=\"$WORKER_COUNT\" is not a positive number"
     WORKER_HOST=$(uname -n)
@@ -86,13 +86,23 @@ workers_start() {
     done
 }
 
-# Stops the workers listed in the pid directory, including any left from a run with more
-# workers: SIGTERM, then SIGKILL after 30 s, then whatever remains in each session.
+# Stops the named workers, or every worker in the pid directory, including any left from a
+# run with more workers: SIGTERM, then SIGKILL after 30 s, then whatever remains in each
+# worker's session.
 workers_stop() {
-    local file name pid stopping=()
+    local file name pid files=() stopping=()
 
-    for file in "$PID_DIR"/worker-*.pid; do
-        [ -e "$file" ] || continue
+    if [ "$#" -gt 0 ]; then
+        for name in "$@"; do
+            files+=("$PID_DIR/$name.pid")
+        done
+    else
+        for file in "$PID_DIR"/worker-*.pid; do
+            [ -e "$file" ] && files+=("$file")
+        done
+    fi
+
+    for file in "${files[@]}"; do
         name=$(basename "$file" .pid)
         pid=$(worker_pid "$name")
         if [ -n "$pid" ]; then
@@ -100,7 +110,7 @@ workers_stop() {
             stopping+=("$name")
         fi
     done
-    for file in "$PID_DIR"/worker-*.pid; do
+    for file in "${files[@]}"; do
         [ -e "$file" ] || continue
         name=$(basename "$file" .pid)
         pid=$(worker_pid "$name")
@@ -118,7 +128,8 @@ workers_stop() {
         fi
         rm -f "$file"
     done
-    if [ -f "$ORPHANS_FILE" ]; then
+
+    if [ "$#" -eq 0 ] && [ -f "$ORPHANS_FILE" ]; then
         for pid in $(sort -u "$ORPHANS_FILE"); do
             kill_session "$pid" TERM
         done

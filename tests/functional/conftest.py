@@ -1,0 +1,110 @@
+"""Fixtures of the functional tests.
+
+The `stack` fixture uses the stack named by PULP_URL when that is set (with PULP_USER and
+PULP_PASSWORD from the environment, or from $PULP_RUN_DIR/stack.env). Otherwise it starts a
+private stack with scripts/stack in a new directory under /var/tmp, on the ports from
+PULP_TEST_PORT_BASE (default 26800) to +14, and deletes it at the end of the session unless
+PULP_TEST_KEEP_STACK=1. PULP_HTTPD_MPM chooses httpd's MPM as for scripts/stack.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pulp_helpers import (
+    STACK_SCRIPT,
+    STACK_SETTINGS,
+    ApiSession,
+    Stack,
+    read_stack_env,
+)
+
+DEFAULT_TEST_PORT_BASE = 26800
+
+
+def external_stack():
+    settings = {}
+    run_dir = os.environ.get("PULP_RUN_DIR")
+    if run_dir and (Path(run_dir) / "stack.env").is_file():
+        settings.update(read_stack_env(Path(run_dir) / "stack.env"))
+    settings.update({k: v for k, v in os.environ.items() if k in STACK_SETTINGS})
+    return Stack(settings, owned=False)
+
+
+def private_stack_environment(run_dir, port_base):
+    environment = {k: v for k, v in os.environ.items() if k not in STACK_SETTINGS}
+    environment["PULP_RUN_DIR"] = str(run_dir)
+    environment["PULP_PORT_BASE"] = str(port_base)
+    return environment
+
+
+@pytest.fixture(scope="session")
+def stack():
+    if os.environ.get("PULP_URL"):
+        yield external_stack()
+        return
+
+    port_base = int(os.environ.get("PULP_TEST_PORT_BASE", DEFAULT_TEST_PORT_BASE))
+    run_dir = Path(tempfile.mkdtemp(prefix=f"pulp-test-{port_base}-", dir="/var/tmp"))
+    # mkdtemp makes the directory mode 0700; the postgres user must enter it to keep the
+    # cluster inside it.
+    run_dir.chmod(0o755)
+    environment = private_stack_environment(run_dir, port_base)
+
+    def stack_command(*args):
+        return subprocess.run(
+            [str(STACK_SCRIPT), *args], env=environment, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=300, check=False,
+        )
+
+    def clean():
+        if os.environ.get("PULP_TEST_KEEP_STACK") == "1":
+            print(f"\nkeeping the test stack in {run_dir} (PULP_TEST_KEEP_STACK=1)")
+            return
+        result = stack_command("clean")
+        if result.returncode != 0:
+            print(f"\nscripts/stack clean failed:\n{result.stdout}{result.stderr}")
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+    started = stack_command("start")
+    if started.returncode != 0:
+        clean()
+        pytest.exit(
+            f"scripts/stack start failed with status {started.returncode} (run directory "
+            f"{run_dir}, port base {port_base}):\n{started.stdout}{started.stderr}",
+            returncode=1,
+        )
+    try:
+        yield Stack(read_stack_env(run_dir / "stack.env"), owned=True)
+    finally:
+        clean()
+
+
+@pytest.fixture(scope="session")
+def api(stack):
+    """A session authenticated as the stack's admin user; paths are relative to /pulp/api/v2/."""
+    with ApiSession(stack.url, auth=(stack.user, stack.password)) as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def anon(stack):
+    """A session without credentials; paths are relative to /pulp/api/v2/."""
+    with ApiSession(stack.url) as session:
+        yield session
+
+
+@pytest.fixture
+def managed_stack(stack):
+    """The stack, for tests that stop or kill its components.
+
+    Skips when the stack has no run directory, which happens for a stack given by PULP_URL
+    without PULP_RUN_DIR."""
+    if stack.run_dir is None:
+        pytest.skip("the stack has no run directory (set PULP_RUN_DIR to manage it)")
+    return stack
+
