@@ -2,6 +2,9 @@
 # The pulp-worker processes of scripts/stack. Sourced, not run.
 
 WORKER_BIN="$BUILD_DIR/pulp-worker"
+# Seconds that a worker gets to exit after SIGTERM: its running tasks get shutdown_grace
+# (30 s by default) to finish, plus time to record their end.
+WORKER_STOP_TIMEOUT=45
 
 workers_setup() {
     WORKER_COUNT=${PULP_WORKER_COUNT:-${STATE_WORKER_COUNT:-2}}
@@ -87,8 +90,8 @@ workers_start() {
 }
 
 # Stops the named workers, or every worker in the pid directory, including any left from a
-# run with more workers: SIGTERM, then SIGKILL after 30 s, then whatever remains in each
-# worker's session.
+# run with more workers: SIGTERM, then SIGKILL after WORKER_STOP_TIMEOUT, then whatever
+# remains in each worker's session.
 workers_stop() {
     local file name pid files=() stopping=()
 
@@ -114,8 +117,8 @@ workers_stop() {
         [ -e "$file" ] || continue
         name=$(basename "$file" .pid)
         pid=$(worker_pid "$name")
-        if [ -n "$pid" ] && ! wait_pid_exit "$pid" 30; then
-            warn "$name (pid $pid) did not stop in 30 s; sending SIGKILL"
+        if [ -n "$pid" ] && ! wait_pid_exit "$pid" "$WORKER_STOP_TIMEOUT"; then
+            warn "$name (pid $pid) did not stop in $WORKER_STOP_TIMEOUT s; sending SIGKILL"
             kill -KILL "$pid" 2>/dev/null || true
             wait_pid_exit "$pid" 5 || die "$name (pid $pid) did not stop"
         fi
