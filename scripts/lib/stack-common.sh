@@ -60,7 +60,7 @@ load_state() {
     local key value
 
     for key in PORT_BASE HTTP_PORT PG_PORT AMQP_PORT EPMD_PORT DIST_PORT PG_AREA PG_PASSWORD \
-        ADMIN_PASSWORD WORKER_COUNT; do
+        ADMIN_PASSWORD WORKER_COUNT HTTPD_MPM; do
         printf -v "STATE_$key" '%s' ''
     done
     [ -f "$STATE_FILE" ] || return 0
@@ -68,7 +68,7 @@ load_state() {
     while IFS='=' read -r key value; do
         case $key in
             PORT_BASE | HTTP_PORT | PG_PORT | AMQP_PORT | EPMD_PORT | DIST_PORT | PG_AREA | \
-                PG_PASSWORD | ADMIN_PASSWORD | WORKER_COUNT)
+                PG_PASSWORD | ADMIN_PASSWORD | WORKER_COUNT | HTTPD_MPM)
                 printf -v "STATE_$key" '%s' "$value"
                 ;;
         esac
@@ -91,6 +91,7 @@ PG_AREA=$PG_AREA
 PG_PASSWORD=$PG_PASSWORD
 ADMIN_PASSWORD=$ADMIN_PASSWORD
 WORKER_COUNT=$WORKER_COUNT
+HTTPD_MPM=$HTTPD_MPM
 EOF
     )
     mv -f "$tmp" "$STATE_FILE"
@@ -198,6 +199,18 @@ pid_matches() {
     [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
     cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
     [[ $cmdline == *"$expected"* ]]
+}
+
+# Prints the pids of the processes whose command line contains the given text.
+pids_with_cmdline() {
+    local expected=$1 file pid
+
+    for file in /proc/[0-9]*/cmdline; do
+        pid=${file#/proc/}
+        pid=${pid%/cmdline}
+        pid_matches "$pid" "$expected" && printf '%s\n' "$pid"
+    done
+    return 0
 }
 
 pid_alive() {

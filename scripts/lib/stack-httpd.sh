@@ -8,7 +8,7 @@ httpd_setup_paths() {
     HTTPD_DIR="$RUN_DIR/httpd"
     HTTPD_CONF="$HTTPD_DIR/httpd.conf"
     HTTPD_PID_FILE="$PID_DIR/httpd.pid"
-    HTTPD_MPM=${PULP_HTTPD_MPM:-event}
+    HTTPD_MPM=${PULP_HTTPD_MPM:-${STATE_HTTPD_MPM:-event}}
     PULP_URL="http://127.0.0.1:$HTTP_PORT"
     if [[ " $HTTPD_MPMS " != *" $HTTPD_MPM "* ]]; then
         die "PULP_HTTPD_MPM=\"$HTTPD_MPM\" is not an httpd MPM: use event, worker or prefork"
@@ -108,7 +108,29 @@ httpd_wait_ready() {
 }
 
 httpd_check_ports() {
-    [ -n "$(httpd_pid)" ] || require_free_port "$HTTP_PORT" PULP_HTTP_PORT httpd
+    [ -z "$(httpd_pid)" ] || return 0
+    httpd_stop_orphans
+    require_free_port "$HTTP_PORT" PULP_HTTP_PORT httpd
+}
+
+# Ends the children of an httpd parent that was killed: they keep serving, and holding the
+# port, until they get a signal. They are found by this stack's configuration path.
+httpd_stop_orphans() {
+    local orphans pid
+
+    orphans=$(pids_with_cmdline "-f $HTTPD_CONF ")
+    [ -n "$orphans" ] || return 0
+    warn "stopping httpd processes left by a killed httpd: $(tr '\n' ' ' <<<"$orphans")"
+    # Children of the event and worker MPMs leave SIGTERM to their parent, so they get
+    # SIGKILL when they have not exited after 2 s.
+    for pid in $orphans; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    sleep 2
+    for pid in $orphans; do
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_pid_exit "$pid" 5 || true
+    done
 }
 
 httpd_start() {
