@@ -56,6 +56,102 @@ end:
     return status;
 }
 
+/* The resources of the ended task are read once, as an init plan, so that the partial GIN
+ * indexes on the waiting tasks' resources can be used. */
+static const char handoff_sql[] =
+    "SELECT t.task_id FROM tasks t"
+    " WHERE t.state = 'waiting'"
+    " AND (t.resources && (SELECT resources || shared_resources FROM tasks WHERE task_id = $1)"
+    "      OR t.shared_resources && (SELECT resources || shared_resources FROM tasks"
+    "                                WHERE task_id = $1))"
+    " AND NOT " PULP_TASK_BLOCKED_SQL
+    " ORDER BY t.seq LIMIT $2";
+
+pulp_status_t pulp_task_handoff(PGconn *conn, const char *task_id,
+                                char (*ids)[PULP_UUID_LENGTH + 1], size_t max_ids,
+                                size_t *n_ids, pulp_error_t *error)
+{
+    char limit[32];
+    const char *params[2] = { task_id, limit };
+    PGresult *result;
+
+    *n_ids = 0;
+    snprintf(limit, sizeof limit, "%zu", max_ids);
+    result = pulp_db_query(conn, error, handoff_sql, 2, params);
+    if (!result)
+        return error->status;
+    for (int row = 0; row < PQntuples(result) && *n_ids < max_ids; row++)
+        snprintf(ids[(*n_ids)++], PULP_UUID_LENGTH + 1, "%s", PQgetvalue(result, row, 0));
+    PQclear(result);
+    return PULP_OK;
+}
+
+static const char cancel_waiting_sql[] =
+    "UPDATE tasks SET state = 'canceled', finish_time = clock_timestamp()"
+    " WHERE task_id = $1 AND state = 'waiting'";
+
+/* One statement, so the flag and the notification commit together. */
+static const char cancel_running_sql[] =
+    "WITH requested AS ("
+    "    UPDATE tasks SET cancel_requested = true"
+    "    WHERE task_id = $1 AND state = 'running' RETURNING task_id)"
+    " SELECT pg_notify('" PULP_TASK_CANCEL_CHANNEL "', task_id::text) FROM requested";
+
+static const char task_state_sql[] = "SELECT state FROM tasks WHERE task_id = $1";
+
+/* Runs sql for task_id and returns the number of rows it touched, or -1 on error. */
+static int affected_rows(PGconn *conn, const char *sql, const char *task_id, pulp_error_t *error)
+{
+    const char *params[1] = { task_id };
+    PGresult *result = pulp_db_query(conn, error, sql, 1, params);
+    int rows;
+
+    if (!result)
+        return -1;
+    rows = PQresultStatus(result) == PGRES_TUPLES_OK ? PQntuples(result)
+                                                     : atoi(PQcmdTuples(result));
+    PQclear(result);
+    return rows;
+}
+
+pulp_status_t pulp_task_cancel(PGconn *conn, const char *task_id,
+                               pulp_task_cancel_result_t *outcome, pulp_error_t *error)
+{
+    const char *params[1] = { task_id };
+    PGresult *result;
+    int rows;
+
+    /* A task can move from waiting to running between the two updates, never back, so the
+     * second one catches a task that a worker claimed in between. */
+    rows = affected_rows(conn, cancel_waiting_sql, task_id, error);
+    if (rows != 0) {
+        *outcome = PULP_TASK_CANCELED_WAITING;
+        return rows < 0 ? error->status : PULP_OK;
+    }
+    rows = affected_rows(conn, cancel_running_sql, task_id, error);
+    if (rows != 0) {
+        *outcome = PULP_TASK_CANCEL_REQUESTED;
+        return rows < 0 ? error->status : PULP_OK;
+    }
+
+    result = pulp_db_query(conn, error, task_state_sql, 1, params);
+    if (!result)
+        return error->status;
+    if (PQntuples(result) == 0) {
+        json_object *resources = json_object_new_object();
+
+        PQclear(result);
+        json_object_object_add(resources, "task_id", json_object_new_string(task_id));
+        pulp_error_add_data(error, "resources", resources);
+        return pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "task \"%s\" does not exist",
+                              task_id);
+    }
+    pulp_error_set(error, PULP_ERR_TASK_COMPLETE, "task \"%s\" is already %s", task_id,
+                   PQgetvalue(result, 0, 0));
+    PQclear(result);
+    return error->status;
+}
+
 json_object *pulp_task_link_new(const char *task_id)
 {
     char href[sizeof "/pulp/api/v2/tasks//" + PULP_UUID_LENGTH];

@@ -42,6 +42,41 @@ typedef struct pulp_task_spec {
 pulp_status_t pulp_task_insert(PGconn *conn, const pulp_task_spec_t *spec,
                                char task_id[PULP_UUID_LENGTH + 1], pulp_error_t *error);
 
+/* The SQL condition, over a waiting task aliased t, that an unfinished task with a lower seq
+ * conflicts with it: it holds exclusively a resource that t holds in any way, or it shares a
+ * resource that t holds exclusively. Such a task must end before t may start. */
+#define PULP_TASK_BLOCKED_SQL                                                                    \
+    "CASE WHEN cardinality(t.resources) + cardinality(t.shared_resources) = 0 THEN false"      \
+    " ELSE EXISTS (SELECT 1 FROM tasks o WHERE o.state IN ('waiting', 'running')"              \
+    " AND o.seq < t.seq AND (o.resources && (t.resources || t.shared_resources)"               \
+    " OR o.shared_resources && t.resources)) END"
+
+/* The advisory lock key that marks a task as alive while a process runs it. */
+#define PULP_TASK_LIVENESS_KEY_SQL(id_sql) "hashtextextended('task:' || " id_sql ", 0)"
+
+/* Finds the waiting tasks that may start now on the resources (exclusive or shared) of the
+ * task task_id, oldest first, and writes at most max_ids of their ids into ids. Called after
+ * that task ended or was canceled, to send their dispatch messages (the hand-off). */
+pulp_status_t pulp_task_handoff(PGconn *conn, const char *task_id,
+                                char (*ids)[PULP_UUID_LENGTH + 1], size_t max_ids,
+                                size_t *n_ids, pulp_error_t *error);
+
+typedef enum {
+    /* A waiting task is now canceled. */
+    PULP_TASK_CANCELED_WAITING,
+    /* A running task was asked to stop; its worker was notified. */
+    PULP_TASK_CANCEL_REQUESTED,
+} pulp_task_cancel_result_t;
+
+/* The NOTIFY channel on which workers hear which running task to cancel. */
+#define PULP_TASK_CANCEL_CHANNEL "pulp_task_cancel"
+
+/* Cancels a task: a waiting one at once, a running one by setting cancel_requested and
+ * notifying PULP_TASK_CANCEL_CHANNEL. Fails with PULP_ERR_MISSING_RESOURCE for an unknown
+ * task and PULP_ERR_TASK_COMPLETE for one that already ended. */
+pulp_status_t pulp_task_cancel(PGconn *conn, const char *task_id,
+                               pulp_task_cancel_result_t *result, pulp_error_t *error);
+
 /* Returns a new call report {result, error, spawned_tasks: [{_href, task_id}]}. */
 json_object *pulp_call_report_new(const char *const *task_ids, size_t n_task_ids);
 

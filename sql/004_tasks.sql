@@ -25,7 +25,12 @@ CREATE TABLE tasks (
     cancel_requested    boolean NOT NULL DEFAULT false,
     -- The schedule that dispatched this task, if any.
     schedule_id         uuid,
-    created             timestamptz NOT NULL DEFAULT now()
+    created             timestamptz NOT NULL DEFAULT now(),
+    -- When the housekeeping sweeper last sent a dispatch message for this waiting task
+    -- (initially its creation), and how many messages were sent in all: the sweeper waits
+    -- longer after each re-send, so a long backlog is not flooded with duplicates.
+    dispatched          timestamptz NOT NULL DEFAULT now(),
+    dispatch_count      integer NOT NULL DEFAULT 1
 );
 CREATE INDEX tasks_unfinished ON tasks (seq) WHERE state IN ('waiting', 'running');
 CREATE INDEX tasks_tags ON tasks USING gin (tags);

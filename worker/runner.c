@@ -1,0 +1,395 @@
+/* The task process: one forked child of the supervisor per task.
+ *
+ * It opens its own database session before it gets a task, so a task starts without the
+ * cost of a connection. Then, for the task id the supervisor writes on the shared socket:
+ *
+ * 1. it takes the task's liveness lock (pg_try_advisory_lock): a task is "running" only
+ *    while its process holds it, which is how the reapers tell a dead task from a live one;
+ * 2. in one transaction it locks the row (FOR UPDATE SKIP LOCKED), checks that the task is
+ *    waiting and that no unfinished task with a lower seq conflicts with it, takes the
+ *    resource locks and marks it running; the supervisor accepts the message only after
+ *    this transaction ends, whatever it decided;
+ * 3. it runs the task kind, writes the final state, result and error in one statement,
+ *    releases its locks, and reports the waiting tasks that may start now (the hand-off).
+ *
+ * Lines written to the supervisor: "claimed", "skipped <reason>", "handoff <task id>",
+ * "finished <state>". */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pulp_db.h"
+#include "pulp_log.h"
+#include "pulp_task.h"
+#include "task_kinds.h"
+
+/* Hand-off messages sent at the end of one task, at most. */
+#define MAX_HANDOFF 64
+
+typedef struct runner {
+    const pulp_worker_config_t *config;
+    const char *worker_name;
+    int fd;
+    PGconn *db;
+    char task_id[PULP_UUID_LENGTH + 1];
+    PGresult *row;
+} runner_t;
+
+typedef enum {
+    CLAIM_CLAIMED,
+    CLAIM_SKIPPED,
+    CLAIM_FAILED,
+} claim_outcome_t;
+
+/* --- talking to the supervisor -------------------------------------------------------------- */
+
+static void report(runner_t *runner, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void report(runner_t *runner, const char *format, ...)
+{
+    char line[512];
+    va_list args;
+    int length;
+
+    va_start(args, format);
+    length = vsnprintf(line, sizeof line - 1, format, args);
+    va_end(args);
+    if (length < 0)
+        return;
+    if ((size_t)length > sizeof line - 2)
+        length = sizeof line - 2;
+    line[length++] = '\n';
+    /* One write per line, so the supervisor never sees a line cut by another. */
+    while (write(runner->fd, line, (size_t)length) < 0 && errno == EINTR)
+        continue;
+}
+
+/* Reads the "task <id>" line; returns 0, or -1 when the supervisor closed the socket. */
+static int read_task_id(runner_t *runner)
+{
+    char line[64];
+    size_t used = 0;
+
+    while (used < sizeof line - 1) {
+        ssize_t n = read(runner->fd, line + used, 1);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        if (line[used] == '\n')
+            break;
+        used++;
+    }
+    line[used] = '\0';
+    if (strncmp(line, "task ", 5) != 0 || !pulp_uuid_is_valid(line + 5))
+        return -1;
+    memcpy(runner->task_id, line + 5, PULP_UUID_LENGTH);
+    runner->task_id[PULP_UUID_LENGTH] = '\0';
+    return 0;
+}
+
+/* --- claim ---------------------------------------------------------------------------------- */
+
+static const char liveness_lock_sql[] =
+    "SELECT pg_try_advisory_lock(" PULP_TASK_LIVENESS_KEY_SQL("$1") ")";
+
+static const char claim_check_sql[] =
+    "SELECT t.state, t.task_type, t.args, t.resources, t.shared_resources,"
+    " " PULP_TASK_BLOCKED_SQL " AS blocked"
+    " FROM tasks t WHERE t.task_id = $1 FOR UPDATE OF t SKIP LOCKED";
+
+/* Resource locks, exclusive or shared, in key order so that no two processes wait for each
+ * other. A resource named in both lists is locked exclusively. They use a key space of their
+ * own ('run:'), apart from the short transaction locks of dispatch, so that a dispatch never
+ * waits for a running task. */
+static const char resource_lock_sql[] =
+    "SELECT count(CASE WHEN exclusive THEN pg_advisory_lock(key)::text"
+    "                  ELSE pg_advisory_lock_shared(key)::text END)"
+    " FROM (SELECT key, bool_or(exclusive) AS exclusive FROM ("
+    "         SELECT hashtextextended('run:' || r, 0) AS key, true AS exclusive"
+    "         FROM unnest($1::text[]) AS r"
+    "         UNION ALL"
+    "         SELECT hashtextextended('run:' || r, 0), false FROM unnest($2::text[]) AS r"
+    "       ) AS wanted GROUP BY key ORDER BY key) AS keys";
+
+static const char mark_running_sql[] =
+    "UPDATE tasks SET state = 'running', worker_name = $2, start_time = clock_timestamp()"
+    " WHERE task_id = $1";
+
+static int query_bool(runner_t *runner, const char *sql, int *value, pulp_error_t *error)
+{
+    const char *params[1] = { runner->task_id };
+    PGresult *result = pulp_db_query(runner->db, error, sql, 1, params);
+
+    if (!result)
+        return -1;
+    *value = strcmp(PQgetvalue(result, 0, 0), "t") == 0;
+    PQclear(result);
+    return 0;
+}
+
+/* Checks the locked row; returns CLAIM_CLAIMED when the task may start now. */
+static claim_outcome_t check_row(runner_t *runner, char *reason, size_t reason_size)
+{
+    const char *state;
+
+    if (PQntuples(runner->row) == 0) {
+        snprintf(reason, reason_size, "the task does not exist or its row is locked");
+        return CLAIM_SKIPPED;
+    }
+    state = PQgetvalue(runner->row, 0, 0);
+    if (strcmp(state, "waiting") != 0) {
+        snprintf(reason, reason_size, "the task is already %s", state);
+        return CLAIM_SKIPPED;
+    }
+    if (strcmp(pulp_db_value(runner->row, 0, "blocked"), "t") == 0) {
+        snprintf(reason, reason_size, "an earlier task holds one of its resources");
+        return CLAIM_SKIPPED;
+    }
+    return CLAIM_CLAIMED;
+}
+
+static claim_outcome_t claim_in_transaction(runner_t *runner, char *reason, size_t reason_size,
+                                            pulp_error_t *error)
+{
+    const char *id_params[1] = { runner->task_id };
+    const char *lock_params[2];
+    const char *run_params[2] = { runner->task_id, runner->worker_name };
+    claim_outcome_t outcome;
+
+    if (pulp_db_begin(runner->db, error) != PULP_OK)
+        return CLAIM_FAILED;
+    runner->row = pulp_db_query(runner->db, error, claim_check_sql, 1, id_params);
+    if (!runner->row)
+        return CLAIM_FAILED;
+    outcome = check_row(runner, reason, reason_size);
+    if (outcome != CLAIM_CLAIMED)
+        return outcome;
+
+    lock_params[0] = pulp_db_value(runner->row, 0, "resources");
+    lock_params[1] = pulp_db_value(runner->row, 0, "shared_resources");
+    if (pulp_db_command(runner->db, error, resource_lock_sql, 2, lock_params) != PULP_OK ||
+        pulp_db_command(runner->db, error, mark_running_sql, 2, run_params) != PULP_OK ||
+        pulp_db_commit(runner->db, error) != PULP_OK)
+        return CLAIM_FAILED;
+    return CLAIM_CLAIMED;
+}
+
+static claim_outcome_t claim(runner_t *runner, char *reason, size_t reason_size,
+                             pulp_error_t *error)
+{
+    int locked = 0;
+    claim_outcome_t outcome;
+
+    if (query_bool(runner, liveness_lock_sql, &locked, error) != 0)
+        return CLAIM_FAILED;
+    if (!locked) {
+        snprintf(reason, reason_size, "another process holds the task");
+        return CLAIM_SKIPPED;
+    }
+    outcome = claim_in_transaction(runner, reason, reason_size, error);
+    if (outcome != CLAIM_CLAIMED) {
+        pulp_db_rollback(runner->db);
+        pulp_db_command(runner->db, NULL, "SELECT pg_advisory_unlock_all()", 0, NULL);
+    }
+    return outcome;
+}
+
+/* --- running -------------------------------------------------------------------------------- */
+
+static json_object *parse_args(const char *text)
+{
+    json_object *args = text ? json_tokener_parse(text) : NULL;
+
+    return args ? args : json_object_new_object();
+}
+
+static pulp_status_t run_kind(runner_t *runner, pulp_task_context_t *ctx, json_object **result,
+                              pulp_error_t *error)
+{
+    const char *task_type = pulp_db_value(runner->row, 0, "task_type");
+    const pulp_task_kind_t *kind = pulp_task_kind_find(task_type);
+
+    if (!kind)
+        return pulp_error_set(error, PULP_ERR_NOT_IMPLEMENTED,
+                              "worker %s cannot run tasks of type \"%s\"", runner->worker_name,
+                              task_type);
+    if (kind == &pulp_task_kind_diagnostic && !runner->config->diagnostic_tasks)
+        return pulp_error_set(error, PULP_ERR_NOT_IMPLEMENTED,
+                              "diagnostic tasks are disabled on worker %s", runner->worker_name);
+    return kind->run(ctx, result, error);
+}
+
+static const char *final_state(pulp_status_t status)
+{
+    if (status == PULP_OK)
+        return "finished";
+    if (status == PULP_ERR_CANCELED && !pulp_task_context_aborted())
+        return "canceled";
+    return "error";
+}
+
+static const char finish_sql[] =
+    "UPDATE tasks SET state = $2, result = $3::jsonb, error = $4::jsonb,"
+    " progress_report = coalesce($5::jsonb, progress_report), finish_time = clock_timestamp()"
+    " WHERE task_id = $1 AND state = 'running'";
+
+/* Writes the final state in one statement; returns -1 when the database is gone. */
+static int store_outcome(runner_t *runner, pulp_task_context_t *ctx, const char *state,
+                         json_object *result, const pulp_error_t *task_error)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    char *error_json = NULL;
+    const char *params[5];
+    int rc = 0;
+
+    if (strcmp(state, "error") == 0)
+        error_json = pulp_worker_error_json(pulp_status_code(task_error->status),
+                                            task_error->message);
+    params[0] = runner->task_id;
+    params[1] = state;
+    params[2] = result ? json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN) : NULL;
+    params[3] = error_json;
+    params[4] = pulp_task_context_progress(ctx);
+
+    pulp_db_rollback(runner->db);
+    if (pulp_db_command(runner->db, &error, finish_sql, 5, params) != PULP_OK) {
+        pulp_log_error("could not store the outcome of the task (%s): %s", state, error.message);
+        rc = -1;
+    }
+    pulp_error_clear(&error);
+    free(error_json);
+    return rc;
+}
+
+/* Releases the task's locks, then reports the tasks that may start now. */
+static void hand_off(runner_t *runner, pulp_task_context_t *ctx)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    char ids[MAX_HANDOFF][PULP_UUID_LENGTH + 1];
+    const char (*spawned)[PULP_UUID_LENGTH + 1];
+    size_t n_spawned = pulp_task_context_spawned(ctx, &spawned);
+    size_t n_ids = 0;
+
+    if (pulp_db_command(runner->db, &error, "SELECT pg_advisory_unlock_all()", 0, NULL) !=
+            PULP_OK ||
+        pulp_task_handoff(runner->db, runner->task_id, ids, MAX_HANDOFF, &n_ids, &error) !=
+            PULP_OK)
+        pulp_log_warning("could not find the tasks to start next: %s", error.message);
+    for (size_t i = 0; i < n_ids; i++)
+        report(runner, "handoff %s", ids[i]);
+    /* A spawned task blocked by another resource is not among the hand-off ids; its message
+     * is sent anyway, and its claim decides. */
+    for (size_t i = 0; i < n_spawned; i++)
+        report(runner, "handoff %s", spawned[i]);
+    pulp_error_clear(&error);
+}
+
+static int run_claimed(runner_t *runner)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    json_object *args = parse_args(pulp_db_value(runner->row, 0, "args"));
+    pulp_task_context_t *ctx = pulp_task_context_new(runner->db, runner->task_id, args,
+                                                     runner->config->storage_dir,
+                                                     runner->worker_name);
+    json_object *result = NULL;
+    pulp_status_t status;
+    const char *state;
+    int exit_status = PULP_CHILD_EXIT_OK;
+
+    pulp_log_info("started %s", pulp_db_value(runner->row, 0, "task_type"));
+    status = ctx ? run_kind(runner, ctx, &result, &error)
+                 : pulp_error_set(&error, PULP_ERR_INTERNAL, "out of memory");
+    if (status != PULP_OK && pulp_task_context_aborted())
+        pulp_error_set(&error, PULP_ERR_INTERNAL,
+                       "worker %s shut down before the task finished: %s", runner->worker_name,
+                       error.message);
+    state = final_state(status);
+
+    if (ctx && store_outcome(runner, ctx, state, result, &error) == 0) {
+        hand_off(runner, ctx);
+        report(runner, "finished %s", state);
+        pulp_log_info("%s%s%s", state, status == PULP_OK ? "" : ": ",
+                      status == PULP_OK ? "" : error.message);
+    } else {
+        exit_status = pulp_db_connection_lost(runner->db) ? PULP_CHILD_EXIT_DB_LOST
+                                                          : PULP_CHILD_EXIT_FAILED;
+    }
+
+    json_object_put(result);
+    json_object_put(args);
+    pulp_task_context_free(ctx);
+    pulp_error_clear(&error);
+    return exit_status;
+}
+
+/* --- process setup -------------------------------------------------------------------------- */
+
+/* The supervisor decides when a task stops: SIGUSR1 cancels, SIGUSR2 aborts for shutdown.
+ * SIGTERM and SIGINT sent to the whole process group (a terminal's Ctrl-C, a service manager
+ * that signals every process) are ignored, so they reach the tasks only through the
+ * supervisor's shutdown policy. */
+static void setup_signals(void)
+{
+    struct sigaction action = { 0 };
+    sigset_t all;
+
+    action.sa_handler = pulp_task_context_on_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGUSR1, &action, NULL);
+    sigaction(SIGUSR2, &action, NULL);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL);
+    sigfillset(&all);
+    sigprocmask(SIG_UNBLOCK, &all, NULL);
+}
+
+int pulp_runner_main(const pulp_worker_config_t *config, const char *worker_name, int fd)
+{
+    runner_t runner = { .config = config, .worker_name = worker_name, .fd = fd };
+    pulp_error_t error = PULP_ERROR_INIT;
+    char reason[256] = "";
+    claim_outcome_t outcome;
+    int exit_status = PULP_CHILD_EXIT_OK;
+
+    setup_signals();
+    runner.db = pulp_db_connect(config->database, "pulp-worker task", &error);
+    if (!runner.db) {
+        pulp_log_error("%s", error.message);
+        pulp_error_clear(&error);
+        return PULP_CHILD_EXIT_DB_LOST;
+    }
+    if (read_task_id(&runner) != 0)
+        goto end;
+    pulp_worker_log_set_task(runner.task_id);
+
+    outcome = claim(&runner, reason, sizeof reason, &error);
+    if (outcome == CLAIM_CLAIMED) {
+        report(&runner, "claimed");
+        exit_status = run_claimed(&runner);
+    } else if (outcome == CLAIM_SKIPPED) {
+        pulp_log_debug("not started: %s", reason);
+        report(&runner, "skipped %s", reason);
+    } else {
+        pulp_log_error("could not claim the task: %s", error.message);
+        report(&runner, "skipped %s", error.message);
+        exit_status = pulp_db_connection_lost(runner.db) ? PULP_CHILD_EXIT_DB_LOST
+                                                         : PULP_CHILD_EXIT_FAILED;
+    }
+
+end:
+    PQclear(runner.row);
+    PQfinish(runner.db);
+    pulp_error_clear(&error);
+    return exit_status;
+}

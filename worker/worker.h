@@ -1,0 +1,63 @@
+/* Declarations shared by the files of pulp-worker: logging, the task process (runner.c),
+ * the supervisor's database work (worker_db.c) and housekeeping (leader.c). */
+#ifndef PULP_WORKER_H
+#define PULP_WORKER_H
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "pulp_error.h"
+#include "pulp_uuid.h"
+#include "pulp_worker_config.h"
+
+/* Exit statuses of a task process, read by the supervisor. */
+#define PULP_CHILD_EXIT_OK 0
+#define PULP_CHILD_EXIT_DB_LOST 3
+#define PULP_CHILD_EXIT_FAILED 4
+
+/* Sends log lines to stderr as "<UTC time> <level> <worker name>[ task <id>]: <message>". */
+void pulp_worker_log_init(const char *worker_name);
+/* Adds the task id to every following line of this process; NULL removes it. */
+void pulp_worker_log_set_task(const char *task_id);
+
+/* Runs a task process: connects to the database, reads "task <id>" lines from fd (the
+ * socket shared with the supervisor), claims and runs that task, and reports on fd. Returns
+ * the process exit status. */
+int pulp_runner_main(const pulp_worker_config_t *config, const char *worker_name, int fd);
+
+/* Ends a running task as state (error or canceled) with message as its error description;
+ * the caller holds the task's liveness lock. Does nothing when the task is not running. */
+pulp_status_t pulp_worker_end_task(PGconn *conn, const char *task_id, const char *state,
+                                   const char *message, pulp_error_t *error);
+
+/* Marks a running task whose process died as ended, if its liveness lock is free: state
+ * (error or canceled) with message as the error description. Sets *done to 1 when the row is
+ * no longer running afterwards, 0 when its liveness lock is still held (try again later).
+ * On success appends the tasks to dispatch next to handoff (at most max_handoff ids). */
+pulp_status_t pulp_worker_reap_task(PGconn *conn, const char *task_id, const char *state,
+                                    const char *message, int *done,
+                                    char (*handoff)[PULP_UUID_LENGTH + 1], size_t max_handoff,
+                                    size_t *n_handoff, pulp_error_t *error);
+
+/* The task context of a task process (task_context.c). */
+struct pulp_task_context;
+struct pulp_task_context *pulp_task_context_new(PGconn *db, const char *task_id,
+                                                json_object *args, const char *storage_dir,
+                                                const char *worker_name);
+void pulp_task_context_free(struct pulp_task_context *ctx);
+/* The last progress report given by the task, as JSON text, or NULL. */
+const char *pulp_task_context_progress(struct pulp_task_context *ctx);
+/* Returns the number of tasks spawned so far and points *ids at their ids. */
+size_t pulp_task_context_spawned(struct pulp_task_context *ctx,
+                                 const char (**ids)[PULP_UUID_LENGTH + 1]);
+/* Signal handler for SIGUSR1 (cancel requested) and SIGUSR2 (the worker shuts down): only
+ * sets a flag that pulp_task_cancel_requested() reads. */
+void pulp_task_context_on_signal(int signal_number);
+/* Returns 1 when SIGUSR2 asked the task to stop because the worker shuts down. */
+int pulp_task_context_aborted(void);
+
+/* Returns a new Pulp error document {code, description, data, sub_errors} for a task. */
+char *pulp_worker_error_json(const char *code, const char *description);
+
+#endif
