@@ -18,6 +18,8 @@
 #define PULP_TASK_REPO_SYNC "pulp.server.managers.repo.sync.sync"
 #define PULP_TASK_REPO_PUBLISH "pulp.server.managers.repo.publish.publish"
 #define PULP_TASK_DIAGNOSTIC "pulp.server.tasks.diagnostic"
+/* Removes a distributor's published tree, then its row; args {"repo_id", "distributor_id"}. */
+#define PULP_TASK_DISTRIBUTOR_REMOVE "pulp.server.managers.repo.distributor.remove_distributor"
 
 typedef struct pulp_task_spec {
     const char *task_type;

@@ -14,12 +14,12 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include "auth.h"
+#include "directives.h"
+#include "error_filter.h"
 #include "pulp_db.h"
 #include "pulp_log.h"
 #include "router.h"
-#include "directives.h"
-
-
 
 #define API_PREFIX "/pulp/api/v2"
 
@@ -61,6 +61,7 @@ static void child_init(apr_pool_t *pchild, server_rec *main_server)
 
     pulp_log_set_handler(forward_log, main_server);
     pulp_log_set_level(PULP_LOG_DEBUG);
+    pulp_auth_child_init(pchild);
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
     if (threads < 1)
         threads = 1;
@@ -93,21 +94,50 @@ static const char *make_request_id(request_rec *r)
                         bytes[3], bytes[4], bytes[5]);
 }
 
+/* Every API path ends in "/". A path without it gets a 404 whose message names the path with
+ * the slash when that path exists, instead of the redirect Pulp 2's Django answered with: a
+ * redirect would turn a POST into a GET in most clients. */
+static int send_not_found(pulp_request_t *req)
+{
+    const pulp_route_t *route = NULL;
+    const char *params[8];
+    int n_params = 0;
+    size_t length = strlen(req->path);
+    const char *slashed;
+
+    if (length > 0 && req->path[length - 1] != '/') {
+        slashed = apr_pstrcat(req->r->pool, req->path, "/", NULL);
+        if (pulp_route_find(req->r->method, slashed, &route, params, 8, &n_params,
+                            req->r->pool) != PULP_ROUTE_NOT_FOUND)
+            return pulp_send_error_status(req, PULP_ERR_MISSING_RESOURCE,
+                                          "no resource at %s: API paths end with a slash, "
+                                          "use %s/", req->r->uri, req->r->uri);
+    }
+    return pulp_send_error_status(req, PULP_ERR_MISSING_RESOURCE, "no resource at %s",
+                                  req->r->uri);
+}
+
 static int dispatch(pulp_request_t *req)
 {
     const pulp_route_t *route = NULL;
     pulp_route_match_t match;
+    int auth;
 
     match = pulp_route_find(req->r->method, req->path, &route, req->params,
                             (int)(sizeof req->params / sizeof req->params[0]), &req->n_params,
                             req->r->pool);
     if (match == PULP_ROUTE_NOT_FOUND)
-        return pulp_send_error_status(req, PULP_ERR_MISSING_RESOURCE, "no resource at %s",
-                                      req->r->uri);
+        return send_not_found(req);
     if (match == PULP_ROUTE_METHOD_NOT_ALLOWED)
         return pulp_send_error_status(req, PULP_ERR_METHOD_NOT_ALLOWED,
                                       "method %s is not allowed on %s", req->r->method,
                                       req->r->uri);
+
+    if (route->operation != PULP_OPERATION_NONE) {
+        auth = pulp_auth_check(req, route->operation);
+        if (auth != DECLINED)
+            return auth;
+    }
     return route->handler(req);
 }
 
@@ -136,6 +166,7 @@ static void register_hooks(apr_pool_t *pool)
     (void)pool;
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(handle_api_request, NULL, NULL, APR_HOOK_MIDDLE);
+    pulp_error_filter_register();
 }
 
 AP_DECLARE_MODULE(pulp) = {

@@ -59,6 +59,21 @@ apr_array_header_t *pulp_request_query_all(pulp_request_t *req, const char *name
 /* Sends value as the JSON response with the given status; returns OK for the handler. */
 int pulp_send_json(pulp_request_t *req, int http_status, json_object *value);
 
+/* Sends text, which must be a JSON document, with the given status; returns OK. */
+int pulp_send_json_text(pulp_request_t *req, int http_status, const char *text);
+
+/* Sends the first column of every row of result, each a JSON document, as one JSON array. */
+int pulp_send_json_rows(pulp_request_t *req, int http_status, const PGresult *result);
+
+/* Returns 1 when the query argument name is "true" (any case) or "1", as Pulp's flags. */
+int pulp_request_flag(pulp_request_t *req, const char *name);
+
+/* Returns the request body when it is a JSON object; otherwise NULL with error set. */
+json_object *pulp_request_json_object(pulp_request_t *req, pulp_error_t *error);
+
+/* Sends the error body of error and clears it; returns OK. */
+int pulp_send_error_clear(pulp_request_t *req, pulp_error_t *error);
+
 /* Sends the Pulp error body for error and logs it with the request id; returns OK. */
 int pulp_send_error(pulp_request_t *req, const pulp_error_t *error);
 

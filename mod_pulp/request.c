@@ -4,6 +4,8 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/uio.h>
 
 #include <apr_strings.h>
 #include <http_log.h>
@@ -260,11 +262,84 @@ int pulp_send_json(pulp_request_t *req, int http_status, json_object *value)
     return OK;
 }
 
+int pulp_send_json_text(pulp_request_t *req, int http_status, const char *text)
+{
+    req->r->status = http_status;
+    ap_set_content_type(req->r, "application/json");
+    ap_set_content_length(req->r, strlen(text));
+    ap_rputs(text, req->r);
+    return OK;
+}
+
+int pulp_send_json_rows(pulp_request_t *req, int http_status, const PGresult *result)
+{
+    int rows = PQntuples(result);
+    struct iovec *parts = apr_palloc(req->r->pool, sizeof *parts * (size_t)(2 * rows + 1));
+    apr_size_t length;
+    char *text;
+
+    parts[0].iov_base = "[";
+    parts[0].iov_len = 1;
+    for (int row = 0; row < rows; row++) {
+        parts[2 * row + 1].iov_base = PQgetvalue(result, row, 0);
+        parts[2 * row + 1].iov_len = (size_t)PQgetlength(result, row, 0);
+        parts[2 * row + 2].iov_base = row + 1 < rows ? "," : "]";
+        parts[2 * row + 2].iov_len = 1;
+    }
+    if (rows == 0) {
+        parts[0].iov_base = "[]";
+        parts[0].iov_len = 2;
+    }
+    text = apr_pstrcatv(req->r->pool, parts, (apr_size_t)(rows == 0 ? 1 : 2 * rows + 1),
+                        &length);
+    return pulp_send_json_text(req, http_status, text);
+}
+
+int pulp_request_flag(pulp_request_t *req, const char *name)
+{
+    const char *value = pulp_request_query(req, name);
+
+    return value && (strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0);
+}
+
+json_object *pulp_request_json_object(pulp_request_t *req, pulp_error_t *error)
+{
+    json_object *body = pulp_request_json_body(req, error);
+
+    if (!body)
+        return NULL;
+    if (!json_object_is_type(body, json_type_object)) {
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                       "invalid request body: expected a JSON object");
+        return NULL;
+    }
+    return body;
+}
+
+int pulp_send_error_clear(pulp_request_t *req, pulp_error_t *error)
+{
+    int result = pulp_send_error(req, error);
+
+    pulp_error_clear(error);
+    return result;
+}
+
 int pulp_send_error(pulp_request_t *req, const pulp_error_t *error)
 {
     int http_status = pulp_status_http(error->status);
-    json_object *body = json_object_new_object();
-    json_object *inner = json_object_new_object();
+    json_object *body;
+    json_object *inner;
+
+    /* An input filter that failed (LimitRequestBody) has answered already, through httpd's
+     * error response and the JSON error filter. */
+    if (req->r->eos_sent)
+        return OK;
+    /* The rest of an oversized body stays unread: close the connection instead of reading it. */
+    if (http_status == HTTP_REQUEST_ENTITY_TOO_LARGE)
+        req->r->connection->keepalive = AP_CONN_CLOSE;
+
+    body = json_object_new_object();
+    inner = json_object_new_object();
 
     json_object_object_add(body, "http_status", json_object_new_int(http_status));
     json_object_object_add(body, "http_request_method", json_object_new_string(req->r->method));

@@ -1,0 +1,187 @@
+#include "search.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <json-c/json_tokener.h>
+
+#include "body.h"
+#include "pulp_db.h"
+
+/* Parses a query argument holding JSON; NULL with error set when it is not valid JSON. */
+static json_object *query_json(pulp_request_t *req, const char *name, const char *text,
+                               pulp_error_t *error)
+{
+    enum json_tokener_error parse_error = json_tokener_success;
+    json_object *value = json_tokener_parse_verbose(text, &parse_error);
+
+    if (parse_error != json_tokener_success) {
+        pulp_body_error(error, PULP_ERR_INVALID_VALUE, name,
+                        "invalid query argument \"%s\": %s", name,
+                        json_tokener_error_desc(parse_error));
+        return NULL;
+    }
+    return pulp_request_own_json(req, value);
+}
+
+static pulp_status_t add_count_argument(pulp_request_t *req, json_object *criteria,
+                                        const char *name, pulp_error_t *error)
+{
+    const char *text = pulp_request_query(req, name);
+    char *end = NULL;
+    long long number;
+
+    if (!text)
+        return PULP_OK;
+    number = strtoll(text, &end, 10);
+    if (!*text || *end || number < 0)
+        return pulp_body_error(error, PULP_ERR_INVALID_VALUE, name,
+                               "invalid query argument \"%s\": expected a non-negative integer",
+                               name);
+    json_object_object_add(criteria, name, json_object_new_int64(number));
+    return PULP_OK;
+}
+
+static json_object *criteria_from_query(pulp_request_t *req, pulp_error_t *error)
+{
+    json_object *criteria = pulp_request_own_json(req, json_object_new_object());
+    apr_array_header_t *fields = pulp_request_query_all(req, "field");
+    const char *filters = pulp_request_query(req, "filters");
+    const char *sort = pulp_request_query(req, "sort");
+    json_object *value;
+
+    if (filters) {
+        value = query_json(req, "filters", filters, error);
+        if (!value)
+            return NULL;
+        json_object_object_add(criteria, "filters", json_object_get(value));
+    }
+    if (sort) {
+        value = query_json(req, "sort", sort, error);
+        if (!value)
+            return NULL;
+        json_object_object_add(criteria, "sort", json_object_get(value));
+    }
+    if (fields->nelts > 0) {
+        json_object *list = json_object_new_array();
+
+        for (int i = 0; i < fields->nelts; i++)
+            json_object_array_add(list,
+                                  json_object_new_string(APR_ARRAY_IDX(fields, i, const char *)));
+        json_object_object_add(criteria, "fields", list);
+    }
+    if (add_count_argument(req, criteria, "limit", error) != PULP_OK ||
+        add_count_argument(req, criteria, "skip", error) != PULP_OK)
+        return NULL;
+    return criteria;
+}
+
+json_object *pulp_search_criteria(pulp_request_t *req, const char *const *extra_keys,
+                                  json_object **body, pulp_error_t *error)
+{
+    const char *keys[16] = { "criteria" };
+    json_object *criteria = NULL;
+    json_object *request_body;
+    int n_keys = 1;
+
+    *body = NULL;
+    if (strcmp(req->r->method, "GET") == 0)
+        return criteria_from_query(req, error);
+
+    request_body = pulp_request_json_object(req, error);
+    if (!request_body)
+        return NULL;
+    for (int i = 0; extra_keys && extra_keys[i] && n_keys < 15; i++)
+        keys[n_keys++] = extra_keys[i];
+    keys[n_keys] = NULL;
+    if (pulp_body_check_keys(request_body, keys, error) != PULP_OK)
+        return NULL;
+    if (pulp_body_object(request_body, "criteria", 0, &criteria, error) != PULP_OK)
+        return NULL;
+    *body = request_body;
+    return criteria;
+}
+
+/* Returns the SQL of one document, reduced to the requested fields when there are any. The
+ * list of kept names becomes parameter number param. */
+static const char *projected_document(pulp_request_t *req, const pulp_search_t *search,
+                                      const pulp_criteria_t *compiled, int param,
+                                      const char **names_param)
+{
+    const char **names;
+    int n_names = 0;
+    char *literal;
+
+    *names_param = NULL;
+    if (compiled->n_fields == 0)
+        return search->document_sql;
+
+    names = apr_pcalloc(req->r->pool, sizeof *names * (size_t)(compiled->n_fields + 16));
+    for (int i = 0; i < compiled->n_fields; i++)
+        names[n_names++] = compiled->fields[i];
+    for (int i = 0; search->always_fields && search->always_fields[i] && n_names <
+                    compiled->n_fields + 16; i++)
+        names[n_names++] = search->always_fields[i];
+
+    literal = pulp_db_text_array(names, (size_t)n_names);
+    if (!literal)
+        return NULL;
+    *names_param = apr_pstrdup(req->r->pool, literal);
+    free(literal);
+    return apr_psprintf(req->r->pool,
+                        "(SELECT coalesce(jsonb_object_agg(key, value), '{}'::jsonb)"
+                        " FROM jsonb_each(%s) WHERE key = ANY ($%d::text[]))",
+                        search->document_sql, param);
+}
+
+int pulp_search_send(pulp_request_t *req, const pulp_search_t *search, json_object *criteria)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_criteria_t *compiled = NULL;
+    const char **params = NULL;
+    const char *names_param;
+    const char *document;
+    const char *sql;
+    PGresult *result = NULL;
+    PGconn *db;
+    int n_params;
+    int status;
+
+    compiled = pulp_criteria_compile(criteria, search->fields, 1, &error);
+    if (!compiled) {
+        status = pulp_send_error(req, &error);
+        goto end;
+    }
+    document = projected_document(req, search, compiled, compiled->n_params + 1, &names_param);
+    params = pulp_criteria_prepend_params(compiled, NULL, 0);
+    if (!document || !params) {
+        status = pulp_send_error_status(req, PULP_ERR_INTERNAL, "out of memory");
+        goto end;
+    }
+    n_params = compiled->n_params;
+    if (names_param)
+        params[n_params++] = names_param;
+
+    sql = apr_pstrcat(req->r->pool, "SELECT (", document, ")::text FROM ", search->from_sql,
+                      " WHERE ", compiled->where, " ",
+                      *compiled->order_by ? compiled->order_by : "ORDER BY ",
+                      *compiled->order_by ? "" : search->default_order, " ", compiled->limit,
+                      NULL);
+
+    db = pulp_request_db(req, &error);
+    if (db)
+        result = pulp_db_query(db, &error, sql, n_params, params);
+    if (!result) {
+        status = pulp_send_error(req, &error);
+        goto end;
+    }
+    status = pulp_send_json_rows(req, HTTP_OK, result);
+
+end:
+    PQclear(result);
+    free(params);
+    pulp_criteria_free(compiled);
+    pulp_error_clear(&error);
+    return status;
+}
