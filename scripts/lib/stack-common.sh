@@ -194,11 +194,13 @@ read_pid() {
 # Succeeds when the process exists and its command line contains the given text, which
 # protects against a recycled pid.
 pid_matches() {
-    local pid=$1 expected=$2 cmdline
+    local pid=$1 expected=$2 arguments=()
 
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-    [[ $cmdline == *"$expected"* ]]
+    [ -n "$pid" ] || return 1
+    # mapfile splits at the NUL bytes without starting a process, which matters when
+    # pids_with_cmdline calls this for every process of the machine.
+    { mapfile -d '' -t arguments <"/proc/$pid/cmdline"; } 2>/dev/null || return 1
+    [[ " ${arguments[*]} " == *"$expected"* ]]
 }
 
 # Prints the pids of the processes whose command line contains the given text.

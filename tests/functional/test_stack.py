@@ -140,20 +140,25 @@ def test_killed_worker_comes_back(managed_stack):
     assert managed_stack.status().returncode == 0
 
 
-@pytest.mark.parametrize("mpm", ["prefork", "worker"])
-def test_httpd_mpm_serves_api(managed_stack, anon, mpm):
-    original_mpm = os.environ.get("PULP_HTTPD_MPM", "event")
+@pytest.fixture(scope="module")
+def original_mpm(stack):
+    """Restarts httpd with the MPM of the session once the MPM tests are done."""
+    mpm = os.environ.get("PULP_HTTPD_MPM", "event")
+    yield mpm
+    if stack.run_dir is not None:
+        stack.stop("httpd")
+        stack.start(env={"PULP_HTTPD_MPM": mpm})
+
+
+@pytest.mark.parametrize("mpm", ["prefork", "worker", "event"])
+def test_httpd_mpm_serves_api(managed_stack, anon, original_mpm, mpm):
     managed_stack.stop("httpd")
-    try:
-        managed_stack.start(env={"PULP_HTTPD_MPM": mpm})
-        assert f"(MPM {mpm})" in managed_stack.status().stdout
-        for _ in range(5):
-            response = anon.get("status/")
-            assert response.status_code == 200, response.text
-            assert response.json()["database_connection"]["connected"] is True
-    finally:
-        managed_stack.stop("httpd")
-        managed_stack.start(env={"PULP_HTTPD_MPM": original_mpm})
+    managed_stack.start(env={"PULP_HTTPD_MPM": mpm})
+    assert f"(MPM {mpm})" in managed_stack.status().stdout
+    for _ in range(5):
+        response = anon.get("status/")
+        assert response.status_code == 200, response.text
+        assert response.json()["database_connection"]["connected"] is True
 
 
 def test_taken_port_is_reported(stack):
