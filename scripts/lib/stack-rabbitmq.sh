@@ -111,8 +111,8 @@ rabbitmq_wait() {
     local deadline=$((SECONDS + 120))
 
     rabbitmq_setup_paths
-    # A node that was running before this start and listens on its AMQP port is ready; this
-    # skips rabbitmqctl, whose Erlang VM takes about half a second to start.
+    # A node that was running before this start and listens on its AMQP port is ready. The
+    # check skips rabbitmqctl, whose Erlang VM needs about half a second to start.
     if [ "${RABBIT_STARTED:-0}" -eq 0 ] && [ -n "$(rabbitmq_pid)" ] &&
         [ "$(port_listener "$AMQP_PORT")" = "beam.smp (pid $(rabbitmq_pid))" ]; then
         return 0
