@@ -10,9 +10,9 @@
  * locks are released by the statement's own commit. */
 static const char insert_sql[] =
     "INSERT INTO tasks (task_id, seq, task_type, tags, resources, shared_resources, args,"
-    "                   schedule_id)"
+    "                   schedule_id, queue)"
     " SELECT $1::uuid, nextval('task_seq'), $2, $3::text[], $4::text[], $5::text[],"
-    "        $6::jsonb, $7::uuid"
+    "        $6::jsonb, $7::uuid, $8"
     " FROM (SELECT count(*) FROM ("
     "         SELECT pg_advisory_xact_lock(key) FROM ("
     "             SELECT DISTINCT hashtextextended(resource, 0) AS key"
@@ -44,9 +44,10 @@ pulp_status_t pulp_task_insert(PGconn *conn, const pulp_task_spec_t *spec,
     {
         const char *params[] = {
             task_id, spec->task_type, tags, resources, shared, args, spec->schedule_id,
+            spec->queue,
         };
 
-        status = pulp_db_command(conn, error, insert_sql, 7, params);
+        status = pulp_db_command(conn, error, insert_sql, 8, params);
     }
 
 end:

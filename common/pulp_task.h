@@ -36,6 +36,8 @@ typedef struct pulp_task_spec {
     json_object *args;
     /* The schedule that dispatched the task, or NULL. */
     const char *schedule_id;
+    /* The queue its dispatch message goes to, as task reports show it; may be NULL. */
+    const char *queue;
 } pulp_task_spec_t;
 
 /* Inserts a waiting task in its own transaction. The resources' advisory locks are taken in

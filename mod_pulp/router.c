@@ -7,6 +7,7 @@
 /* Every resource's table; a path is matched against them in this order. */
 static const pulp_route_t *const route_tables[] = {
     pulp_status_routes,
+    pulp_task_routes,
     pulp_repository_routes,
     pulp_repo_importer_routes,
     pulp_repo_distributor_routes,

@@ -27,6 +27,7 @@ typedef struct pulp_route {
 
 /* Each REST resource file defines one table, ended by an entry whose method is NULL. */
 extern const pulp_route_t pulp_status_routes[];
+extern const pulp_route_t pulp_task_routes[];
 extern const pulp_route_t pulp_repository_routes[];
 extern const pulp_route_t pulp_repo_importer_routes[];
 extern const pulp_route_t pulp_repo_distributor_routes[];

@@ -1,6 +1,7 @@
 /* GET /status/: the server's health in the shape of Pulp 2.6 and later. No authentication. */
 #include "mod_pulp.h"
 #include "router.h"
+#include "dispatch.h"
 
 #include "pulp_db.h"
 #include "pulp_version.h"
@@ -46,9 +47,8 @@ static int get_status(pulp_request_t *req)
     json_object_object_add(status, "versions", versions);
     json_object_object_add(database, "connected", json_object_new_boolean(connected));
     json_object_object_add(status, "database_connection", database);
-    /* NOTE: reports the configured broker only; the AMQP sender reports its own state once
-     * it keeps one. */
-    json_object_object_add(messaging, "connected", json_object_new_boolean(0));
+    json_object_object_add(messaging, "connected",
+                           json_object_new_boolean(pulp_dispatch_messaging_connected(req)));
     json_object_object_add(status, "messaging_connection", messaging);
     json_object_object_add(status, "known_workers", workers);
 

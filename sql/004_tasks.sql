@@ -13,6 +13,8 @@ CREATE TABLE tasks (
     resources           text[] NOT NULL DEFAULT '{}',
     shared_resources    text[] NOT NULL DEFAULT '{}',
     args                jsonb NOT NULL DEFAULT '{}'::jsonb,
+    -- The queue its dispatch messages go to, shown in task reports.
+    queue               text,
     worker_name         text,
     progress_report     jsonb NOT NULL DEFAULT '{}'::jsonb,
     result              jsonb,

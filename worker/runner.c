@@ -298,7 +298,8 @@ static int run_claimed(runner_t *runner)
     json_object *args = parse_args(pulp_db_value(runner->row, 0, "args"));
     pulp_task_context_t *ctx = pulp_task_context_new(runner->db, runner->task_id, args,
                                                      runner->config->storage_dir,
-                                                     runner->worker_name);
+                                                     runner->worker_name,
+                                                     runner->config->queue);
     json_object *result = NULL;
     pulp_status_t status;
     const char *state;

@@ -26,6 +26,7 @@ struct pulp_task_context {
     json_object *args;
     const char *storage_dir;
     const char *worker_name;
+    const char *queue;
     int cancel_seen;
     int64_t last_progress_ms;
     /* The latest report as JSON text, and whether it still has to be written. */
@@ -49,7 +50,8 @@ int pulp_task_context_aborted(void)
 }
 
 pulp_task_context_t *pulp_task_context_new(PGconn *db, const char *task_id, json_object *args,
-                                           const char *storage_dir, const char *worker_name)
+                                           const char *storage_dir, const char *worker_name,
+                                           const char *queue)
 {
     pulp_task_context_t *ctx = calloc(1, sizeof *ctx);
 
@@ -60,6 +62,7 @@ pulp_task_context_t *pulp_task_context_new(PGconn *db, const char *task_id, json
     ctx->args = args;
     ctx->storage_dir = storage_dir;
     ctx->worker_name = worker_name;
+    ctx->queue = queue;
     return ctx;
 }
 
@@ -165,6 +168,7 @@ pulp_status_t pulp_task_spawn(pulp_task_context_t *ctx, const pulp_task_spec_t *
 {
     const char *params[2] = { ctx->task_id, task_id };
     size_t needed = ctx->n_spawned + 1;
+    pulp_task_spec_t queued = *spec;
 
     if (needed > ctx->spawned_capacity) {
         size_t capacity = ctx->spawned_capacity ? ctx->spawned_capacity * 2 : 4;
@@ -175,7 +179,8 @@ pulp_status_t pulp_task_spawn(pulp_task_context_t *ctx, const pulp_task_spec_t *
         ctx->spawned = larger;
         ctx->spawned_capacity = capacity;
     }
-    if (pulp_task_insert(ctx->db, spec, task_id, error) != PULP_OK)
+    queued.queue = ctx->queue;
+    if (pulp_task_insert(ctx->db, &queued, task_id, error) != PULP_OK)
         return error->status;
     if (pulp_db_command(ctx->db, error, add_spawned_sql, 2, params) != PULP_OK)
         return error->status;

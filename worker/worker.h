@@ -44,7 +44,7 @@ pulp_status_t pulp_worker_reap_task(PGconn *conn, const char *task_id, const cha
 struct pulp_task_context;
 struct pulp_task_context *pulp_task_context_new(PGconn *db, const char *task_id,
                                                 json_object *args, const char *storage_dir,
-                                                const char *worker_name);
+                                                const char *worker_name, const char *queue);
 void pulp_task_context_free(struct pulp_task_context *ctx);
 /* The last progress report given by the task, as JSON text, or NULL. */
 const char *pulp_task_context_progress(struct pulp_task_context *ctx);
