@@ -154,7 +154,7 @@ httpd_start() {
 
     # httpd detaches by itself. Once it has read the configuration it writes to the error
     # log, so only earlier messages, such as a module that fails to load, appear here.
-    if ! output=$("$HTTPD_BIN" -f "$HTTPD_CONF" -k start 2>&1 </dev/null); then
+    if ! output=$(timeout 60 "$HTTPD_BIN" -f "$HTTPD_CONF" -k start 2>&1 </dev/null); then
         printf '%s\n' "$output" >&2
         show_log_tail "$LOG_DIR/httpd-error.log" 10
         die "httpd failed to start with $HTTPD_CONF: see the message above and" \
@@ -181,7 +181,8 @@ httpd_stop() {
     httpd_setup_paths
     pid=$(httpd_pid)
     [ -n "$pid" ] || return 0
-    "$HTTPD_BIN" -f "$HTTPD_CONF" -k stop >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
+    timeout 30 "$HTTPD_BIN" -f "$HTTPD_CONF" -k stop >/dev/null 2>&1 ||
+        kill -TERM "$pid" 2>/dev/null || true
     if ! wait_pid_exit "$pid" 20; then
         warn "httpd (pid $pid) did not stop in 20 s; sending SIGKILL to it and its children"
         pkill -KILL -P "$pid" 2>/dev/null || true

@@ -152,7 +152,7 @@ EOF
 pg_ensure_database() {
     local output
 
-    if ! output=$("$PG_BIN_DIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" \
+    if ! output=$(timeout 60 "$PG_BIN_DIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" \
         -U postgres -d postgres 2>&1 <<EOF
 \\set password '$PG_PASSWORD'
 SELECT 'CREATE ROLE $PG_DB_USER LOGIN'

@@ -165,7 +165,7 @@ rabbitmq_stop() {
     fi
     # epmd detaches from the node and outlives it.
     if port_in_use "$EPMD_PORT" && epmd_is_ours; then
-        ERL_EPMD_PORT="$EPMD_PORT" epmd -port "$EPMD_PORT" -kill >/dev/null 2>&1 || true
+        timeout 10 epmd -port "$EPMD_PORT" -kill >/dev/null 2>&1 || true
     fi
     rm -f "$RABBIT_PID_FILE" "$RABBIT_SID_FILE"
     if [ -n "$pid$sid" ]; then
