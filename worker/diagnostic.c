@@ -2,16 +2,38 @@
  * the test suite make tasks that sleep on a resource, fail, or crash their process.
  *
  * Arguments: {"action": "sleep" | "fail" | "crash" | "noop", "seconds": N,
- * "signal": "SIGSEGV" | "SIGABRT"} (seconds for sleep, signal for crash, default SIGSEGV). */
+ * "signal": "SIGSEGV" | "SIGABRT"} (seconds for sleep, signal for crash, default SIGSEGV).
+ * The result of sleep and noop carries "started" and "ended", the task's own wall-clock times
+ * in seconds since the epoch with microseconds, finer than the task report's times, so that
+ * tests can check that two tasks never overlapped. */
 #include "task_kinds.h"
 
 #include <signal.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "pulp_backoff.h"
 
 #define SLEEP_STEP_MS 20
+
+static double wall_clock(void)
+{
+    struct timeval now;
+
+    gettimeofday(&now, NULL);
+    return (double)now.tv_sec + (double)now.tv_usec / 1e6;
+}
+
+/* Returns the result of a task that ran from started until now. */
+static json_object *timing_result(double started)
+{
+    json_object *result = json_object_new_object();
+
+    json_object_object_add(result, "started", json_object_new_double(started));
+    json_object_object_add(result, "ended", json_object_new_double(wall_clock()));
+    return result;
+}
 
 static json_object *progress_report(double elapsed, double seconds)
 {
@@ -25,8 +47,8 @@ static json_object *progress_report(double elapsed, double seconds)
 }
 
 /* Sleeps, reporting progress, until the time is up or the task is canceled. */
-static pulp_status_t sleep_task(pulp_task_context_t *ctx, double seconds, json_object **result,
-                                pulp_error_t *error)
+static pulp_status_t sleep_task(pulp_task_context_t *ctx, double seconds, double started,
+                                json_object **result, pulp_error_t *error)
 {
     int64_t start = pulp_monotonic_ms();
     int64_t end = start + (int64_t)(seconds * 1000);
@@ -44,7 +66,7 @@ static pulp_status_t sleep_task(pulp_task_context_t *ctx, double seconds, json_o
             break;
         nanosleep(&step, NULL);
     }
-    *result = json_object_new_object();
+    *result = timing_result(started);
     json_object_object_add(*result, "slept", json_object_new_double(seconds));
     return PULP_OK;
 }
@@ -76,6 +98,7 @@ static pulp_status_t run_diagnostic(pulp_task_context_t *ctx, json_object **resu
     json_object *value = NULL;
     const char *action = NULL;
     double seconds = 0;
+    double started = wall_clock();
 
     if (json_object_object_get_ex(args, "action", &value))
         action = json_object_get_string(value);
@@ -84,10 +107,12 @@ static pulp_status_t run_diagnostic(pulp_task_context_t *ctx, json_object **resu
 
     if (!action)
         return pulp_error_set(error, PULP_ERR_MISSING_VALUE, "the argument \"action\" is missing");
-    if (strcmp(action, "noop") == 0)
+    if (strcmp(action, "noop") == 0) {
+        *result = timing_result(started);
         return PULP_OK;
+    }
     if (strcmp(action, "sleep") == 0)
-        return sleep_task(ctx, seconds, result, error);
+        return sleep_task(ctx, seconds, started, result, error);
     if (strcmp(action, "fail") == 0)
         return pulp_error_set(error, PULP_ERR_INTERNAL, "the diagnostic task failed as requested");
     if (strcmp(action, "crash") == 0)

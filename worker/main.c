@@ -158,6 +158,7 @@ int main(int argc, char **argv)
     const char *send_task = NULL;
     int status = 2;
 
+    pulp_proctitle_init(argc, argv);
     pulp_worker_config_init(&config);
     if (read_config_file(argc, argv, &config) != 0 ||
         apply_options(argc, argv, &config, &send_task) != 0)

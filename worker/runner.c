@@ -227,11 +227,12 @@ static pulp_status_t run_kind(runner_t *runner, pulp_task_context_t *ctx, json_o
     return kind->run(ctx, result, error);
 }
 
-static const char *final_state(pulp_status_t status)
+static const char *final_state(pulp_status_t status, PGconn *db)
 {
     if (status == PULP_OK)
         return "finished";
-    if (status == PULP_ERR_CANCELED && !pulp_task_context_aborted())
+    if (status == PULP_ERR_CANCELED && !pulp_task_context_aborted() &&
+        !pulp_db_connection_lost(db))
         return "canceled";
     return "error";
 }
@@ -312,7 +313,10 @@ static int run_claimed(runner_t *runner)
         pulp_error_set(&error, PULP_ERR_INTERNAL,
                        "worker %s shut down before the task finished: %s", runner->worker_name,
                        error.message);
-    state = final_state(status);
+    else if (status != PULP_OK && pulp_db_connection_lost(runner->db))
+        pulp_error_set(&error, PULP_ERR_INTERNAL,
+                       "the task stopped because its database session ended: %s", error.message);
+    state = final_state(status, runner->db);
 
     if (ctx && store_outcome(runner, ctx, state, result, &error) == 0) {
         hand_off(runner, ctx);
@@ -364,6 +368,8 @@ int pulp_runner_main(const pulp_worker_config_t *config, const char *worker_name
     int exit_status = PULP_CHILD_EXIT_OK;
 
     setup_signals();
+    pulp_proctitle_set_name("pulp-task");
+    pulp_proctitle_set("pulp-worker: waiting for a task");
     runner.db = pulp_db_connect(config->database, "pulp-worker task", &error);
     if (!runner.db) {
         pulp_log_error("%s", error.message);
@@ -373,6 +379,7 @@ int pulp_runner_main(const pulp_worker_config_t *config, const char *worker_name
     if (read_task_id(&runner) != 0)
         goto end;
     pulp_worker_log_set_task(runner.task_id);
+    pulp_proctitle_set("pulp-worker: task %s", runner.task_id);
 
     outcome = claim(&runner, reason, sizeof reason, &error);
     if (outcome == CLAIM_CLAIMED) {

@@ -19,8 +19,8 @@
 
 #define DB_RETRY_INITIAL_MS 250
 #define DB_RETRY_MAX_MS 5000
-/* A dead process's session ends a moment after the process; retry taking its lock this
- * often, and leave it to the housekeeping leader after this long. */
+/* A dead process's session ends a moment after the process: retry taking its lock this
+ * often, and leave it to the housekeeping leader after this long with the database up. */
 #define REAP_RETRY_MS 50
 #define REAP_GIVE_UP_MS 5000
 #define MAX_HANDOFF 64
@@ -191,6 +191,8 @@ static void process_reaps(supervisor_t *sv)
         }
         if (sv->db_ready)
             settled = try_reap(sv, reap);
+        else
+            reap->give_up_ms = now + REAP_GIVE_UP_MS;
         if (!settled && now >= reap->give_up_ms) {
             pulp_log_info("task %s is left to the housekeeping leader", reap->task_id);
             settled = 1;

@@ -114,7 +114,8 @@ const char *pulp_task_worker_name(pulp_task_context_t *ctx)
 
 int pulp_task_cancel_requested(pulp_task_context_t *ctx)
 {
-    return cancel_signaled || ctx->cancel_seen;
+    /* A task whose session ended has lost its locks, so it must stop as if canceled. */
+    return cancel_signaled || ctx->cancel_seen || pulp_db_connection_lost(ctx->db);
 }
 
 static const char progress_sql[] =

@@ -21,6 +21,13 @@ void pulp_worker_log_init(const char *worker_name);
 /* Adds the task id to every following line of this process; NULL removes it. */
 void pulp_worker_log_set_task(const char *task_id);
 
+/* Keeps the memory of the command line for pulp_proctitle_set; call at the start of main. */
+void pulp_proctitle_init(int argc, char **argv);
+/* Replaces the process title shown by ps, cut to the length of the original command line. */
+void pulp_proctitle_set(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* Sets the short name (at most 15 characters) that ps -o comm and pgrep match. */
+void pulp_proctitle_set_name(const char *name);
+
 /* Runs a task process: connects to the database, reads "task <id>" lines from fd (the
  * socket shared with the supervisor), claims and runs that task, and reports on fd. Returns
  * the process exit status. */
