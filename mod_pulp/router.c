@@ -12,6 +12,11 @@ static const pulp_route_t *const route_tables[] = {
     pulp_repo_importer_routes,
     pulp_repo_distributor_routes,
     pulp_repo_action_routes,
+    pulp_user_routes,
+    pulp_role_routes,
+    pulp_permission_routes,
+    pulp_plugin_type_routes,
+    pulp_event_routes,
 };
 
 /* Matches one pattern against a path; on success stores the {name} segments in params. */

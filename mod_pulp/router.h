@@ -32,6 +32,11 @@ extern const pulp_route_t pulp_repository_routes[];
 extern const pulp_route_t pulp_repo_importer_routes[];
 extern const pulp_route_t pulp_repo_distributor_routes[];
 extern const pulp_route_t pulp_repo_action_routes[];
+extern const pulp_route_t pulp_user_routes[];
+extern const pulp_route_t pulp_role_routes[];
+extern const pulp_route_t pulp_permission_routes[];
+extern const pulp_route_t pulp_plugin_type_routes[];
+extern const pulp_route_t pulp_event_routes[];
 
 typedef enum {
     PULP_ROUTE_FOUND,
