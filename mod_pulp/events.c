@@ -1,4 +1,4 @@
-/* /events/: event listeners, told when a sync or publish starts or finishes.
+/* /events/: event listeners, notified when a sync or publish starts or finishes.
  *
  * A listener has a notifier type (http, email or amqp), its configuration, and the event
  * types it wants ("*" for all). The http notifier's password is returned as "*". */
@@ -109,7 +109,7 @@ static pulp_status_t check_notifier_config(const notifier_t *notifier, json_obje
 {
     if (pulp_config_check(config, notifier->keys, error) == PULP_OK)
         return PULP_OK;
-    /* The key is named in property_names; the message says where it belongs too. */
+    /* property_names names the key, and the message also names the member it belongs to. */
     {
         char message[sizeof error->message];
 

@@ -2,7 +2,7 @@
  * them. A permission on a path applies to every path below it ("/v2/repositories/" covers
  * "/v2/repositories/zoo/"), as in Pulp 2.
  *
- * POST /actions/login/ answers 501: Pulp 2 returned a client certificate signed by its own
+ * POST /actions/login/ returns 501. Pulp 2 returned a client certificate signed by its own
  * certificate authority, and this server has no certificate authority to sign one. */
 #include "users.h"
 

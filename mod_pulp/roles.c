@@ -1,5 +1,5 @@
 /* /roles/: create, read, update and delete roles, and add or remove their users. The
- * built-in role super-users holds every permission on "/" and cannot be removed, nor lose
+ * built-in role super-users has every permission on "/" and cannot be removed, nor lose
  * its last user. */
 #include "users.h"
 
