@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pulp_helpers import STACK_SCRIPT, STACK_SETTINGS, wait_until
+from pulp_helpers import STACK_SCRIPT, STACK_SETTINGS, wait_task, wait_until
 
 COMPONENTS = ("postgresql", "rabbitmq", "httpd", "worker-1", "worker-2")
 
@@ -59,6 +59,13 @@ def top_processes(marker):
     )
 
 
+def run_noop_task(api):
+    """Dispatch a diagnostic noop task through the API and return its final report."""
+    response = api.post("diagnostics/tasks/", json={"action": "noop"})
+    assert response.status_code == 202, response.text
+    return wait_task(api, response.json(), timeout=30)
+
+
 def ports_free(base, count=15):
     for port in range(base, base + count):
         with socket.socket() as probe:
@@ -74,6 +81,12 @@ def test_status_endpoint_reports_database(anon):
     assert response.status_code == 200, response.text
     status = response.json()
     assert status["database_connection"]["connected"] is True
+
+
+def test_task_runs_on_worker(api):
+    task = run_noop_task(api)
+    assert task["state"] == "finished", task
+    assert task["worker_name"].startswith("worker-"), task
 
 
 def test_stack_status_all_running(managed_stack):
@@ -151,7 +164,7 @@ def original_mpm(stack):
 
 
 @pytest.mark.parametrize("mpm", ["prefork", "worker", "event"])
-def test_httpd_mpm_serves_api(managed_stack, anon, original_mpm, mpm):
+def test_httpd_mpm_serves_api(managed_stack, anon, api, original_mpm, mpm):
     managed_stack.stop("httpd")
     managed_stack.start(env={"PULP_HTTPD_MPM": mpm})
     assert f"(MPM {mpm})" in managed_stack.status().stdout
@@ -159,6 +172,8 @@ def test_httpd_mpm_serves_api(managed_stack, anon, original_mpm, mpm):
         response = anon.get("status/")
         assert response.status_code == 200, response.text
         assert response.json()["database_connection"]["connected"] is True
+    # The dispatch path: a database connection and an AMQP sender in an httpd child.
+    assert run_noop_task(api)["state"] == "finished"
 
 
 def test_taken_port_is_reported(stack):
