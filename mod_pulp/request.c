@@ -198,11 +198,8 @@ static int parse_query(pulp_request_t *req, apr_table_t **table)
             *equals = '\0';
             value = equals + 1;
         }
-        for (char *c = value; *c; c++) {
-            if (*c == '+')
-                *c = ' ';
-        }
-        if (ap_unescape_url(pair) != OK || ap_unescape_url(value) != OK)
+        /* Query arguments decode "+" and every escape, "%2F" included, unlike paths. */
+        if (ap_unescape_urlencoded(pair) != OK || ap_unescape_urlencoded(value) != OK)
             continue;
         apr_table_add(*table, pair, value);
     }
