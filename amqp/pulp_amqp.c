@@ -265,7 +265,7 @@ static void fail_outstanding(pulp_amqp_t *amqp)
 
 /* --- connection setup ----------------------------------------------------------------------- */
 
-static void schedule_reconnect(pulp_amqp_t *amqp, const char *reason)
+static void schedule_reconnect(pulp_amqp_t *amqp, const char *reason, int was_open)
 {
     int delay = pulp_backoff_next(&amqp->backoff);
 
@@ -273,8 +273,12 @@ static void schedule_reconnect(pulp_amqp_t *amqp, const char *reason)
     amqp->next_attempt_ms = pulp_monotonic_ms() + delay;
     if (amqp->closing)
         return;
-    pulp_log_warning("could not keep a connection to the broker at %s: %s; retrying in %d ms",
-                     amqp->peer, reason, delay);
+    if (was_open)
+        pulp_log_warning("lost the connection to the broker at %s: %s; reconnecting in %d ms",
+                         amqp->peer, reason, delay);
+    else
+        pulp_log_warning("could not connect to the broker at %s: %s; retrying in %d ms",
+                         amqp->peer, reason, delay);
 }
 
 static void drop_connection(pulp_amqp_t *amqp, const char *reason)
@@ -291,7 +295,7 @@ static void drop_connection(pulp_amqp_t *amqp, const char *reason)
     amqp->remote_open = 0;
     fail_outstanding(amqp);
     if (reason)
-        schedule_reconnect(amqp, reason);
+        schedule_reconnect(amqp, reason, was_open);
     else
         amqp->state = STATE_WAITING;
     if (was_open && amqp->callbacks.on_connection)
@@ -336,7 +340,7 @@ static void start_connect(pulp_amqp_t *amqp)
 
     amqp->fd = open_socket(amqp, reason, sizeof reason);
     if (amqp->fd < 0) {
-        schedule_reconnect(amqp, reason);
+        schedule_reconnect(amqp, reason, 0);
         return;
     }
     amqp->state = STATE_CONNECTING;
@@ -408,7 +412,7 @@ static void start_driver(pulp_amqp_t *amqp)
     if (pn_connection_driver_init(&amqp->driver, NULL, NULL) != 0) {
         close(amqp->fd);
         amqp->fd = -1;
-        schedule_reconnect(amqp, "could not create the AMQP connection");
+        schedule_reconnect(amqp, "could not create the AMQP connection", 0);
         return;
     }
     amqp->state = STATE_OPEN;
@@ -432,7 +436,7 @@ static void finish_connect(pulp_amqp_t *amqp, short revents)
         if (pulp_monotonic_ms() >= amqp->connect_deadline_ms) {
             close(amqp->fd);
             amqp->fd = -1;
-            schedule_reconnect(amqp, "connection timed out");
+            schedule_reconnect(amqp, "connection timed out", 0);
         }
         return;
     }
@@ -440,7 +444,7 @@ static void finish_connect(pulp_amqp_t *amqp, short revents)
     if (socket_error != 0) {
         close(amqp->fd);
         amqp->fd = -1;
-        schedule_reconnect(amqp, strerror(socket_error));
+        schedule_reconnect(amqp, strerror(socket_error), 0);
         return;
     }
     start_driver(amqp);

@@ -153,6 +153,7 @@ static void handle_line(supervisor_t *sv, child_t *child, const char *line)
         child->state = CHILD_RUNNING;
         settle(sv, child);
     } else if (strncmp(line, "skipped", 7) == 0) {
+        child->finished = 1;
         settle(sv, child);
     } else if (strncmp(line, "handoff ", 8) == 0 && pulp_uuid_is_valid(line + 8)) {
         pulp_supervisor_send_task(sv, line + 8);

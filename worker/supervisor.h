@@ -39,6 +39,8 @@ typedef struct child {
     char task_id[PULP_UUID_LENGTH + 1];
     uint64_t delivery;
     int delivery_unsettled;
+    /* Set once the process reported that its task needs nothing more from the supervisor:
+     * it finished, or was not started (another process runs it, or it must wait). */
     int finished;
     /* When set, the time at which a process still alive gets SIGKILL. */
     int64_t kill_at_ms;
