@@ -117,6 +117,17 @@ $(B)/tests/%: $(O)/tests/unit/%.o $(WORKER_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) -o $@ $^ $(CHECK_LIBS) $(WORKER_LDLIBS) $(LDFLAGS)
 
+# Unit tests of mod_pulp's code (routing, directives): they link the module's objects with
+# stand-ins for the httpd functions that the module calls (tests/unit/httpd_stubs.c).
+MODULE_UNIT_TESTS := $(B)/tests/test_router $(B)/tests/test_directives
+$(O)/tests/unit/test_router.o $(O)/tests/unit/test_directives.o $(O)/tests/unit/httpd_stubs.o: \
+	private EXTRA_CFLAGS = $(MODULE_CFLAGS) $(CHECK_CFLAGS)
+$(MODULE_UNIT_TESTS): $(B)/tests/%: $(O)/tests/unit/%.o $(O)/tests/unit/httpd_stubs.o \
+		$(call objects,$(MODULE_SRCS)) $(AMQP_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $^ $(CHECK_LIBS) $(PROTON_LIBS) $(APRUTIL_LIBS) $(COMMON_LDLIBS) \
+		$(LDFLAGS)
+
 unit-build: $(UNIT_TESTS)
 
 deps:

@@ -68,6 +68,18 @@ pulp_route_match_t pulp_route_find(const char *method, const char *path, const p
     return path_known ? PULP_ROUTE_METHOD_NOT_ALLOWED : PULP_ROUTE_NOT_FOUND;
 }
 
+const pulp_route_t *pulp_route_at(int index)
+{
+    for (size_t t = 0; index >= 0 && t < sizeof route_tables / sizeof route_tables[0]; t++) {
+        for (const pulp_route_t *entry = route_tables[t]; entry->method; entry++) {
+            if (index == 0)
+                return entry;
+            index--;
+        }
+    }
+    return NULL;
+}
+
 const char *pulp_operation_name(pulp_operation_t operation)
 {
     static const char *const names[] = { "NONE", "CREATE", "READ", "UPDATE", "DELETE", "EXECUTE" };

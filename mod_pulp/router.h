@@ -51,4 +51,7 @@ pulp_route_match_t pulp_route_find(const char *method, const char *path, const p
 
 const char *pulp_operation_name(pulp_operation_t operation);
 
+/* Returns the index-th route over all tables, in matching order; NULL past the last one. */
+const pulp_route_t *pulp_route_at(int index);
+
 #endif
