@@ -10,15 +10,11 @@
 #include <apr_strings.h>
 #include <http_log.h>
 #include <http_protocol.h>
-#include <json-c/json_tokener.h>
 
 #include "pulp_db.h"
+#include "pulp_json.h"
 
 APLOG_USE_MODULE(pulp);
-
-/* Deeper JSON documents are rejected: no Pulp request body nests beyond a handful of levels,
- * and the bound keeps hostile input from exhausting the stack of a parser or a compiler. */
-#define PULP_JSON_MAX_DEPTH 32
 
 static apr_status_t release_db(void *data)
 {
@@ -141,44 +137,10 @@ json_object *pulp_request_json_body(pulp_request_t *req, pulp_error_t *error)
 {
     char *body;
     apr_size_t length;
-    json_tokener *tokener;
-    json_object *value;
-    enum json_tokener_error parse_error;
 
     if (read_body(req, &body, &length, error) != 0)
         return NULL;
-    if (length == 0)
-        return pulp_request_own_json(req, json_object_new_object());
-
-    tokener = json_tokener_new_ex(PULP_JSON_MAX_DEPTH);
-    if (!tokener) {
-        pulp_error_set(error, PULP_ERR_INTERNAL, "out of memory");
-        return NULL;
-    }
-    json_tokener_set_flags(tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    value = json_tokener_parse_ex(tokener, body, (int)length);
-    parse_error = json_tokener_get_error(tokener);
-
-    /* A complete value must use the whole body; json_tokener_continue means it was cut short. */
-    if (parse_error == json_tokener_success && json_tokener_get_parse_end(tokener) < length) {
-        json_object_put(value);
-        value = NULL;
-        pulp_error_set(error, PULP_ERR_INVALID_VALUE,
-                       "invalid JSON in the request body: unexpected data after the value at byte %zu",
-                       json_tokener_get_parse_end(tokener));
-    } else if (parse_error == json_tokener_error_parse_utf8_string) {
-        pulp_error_set(error, PULP_ERR_INPUT_ENCODING, "the request body is not valid UTF-8");
-    } else if (parse_error == json_tokener_error_depth) {
-        pulp_error_set(error, PULP_ERR_INVALID_VALUE,
-                       "the request body nests deeper than %d levels", PULP_JSON_MAX_DEPTH);
-    } else if (parse_error == json_tokener_continue) {
-        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid JSON in the request body: truncated");
-    } else if (parse_error != json_tokener_success) {
-        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid JSON in the request body: %s",
-                       json_tokener_error_desc(parse_error));
-    }
-    json_tokener_free(tokener);
-    return pulp_request_own_json(req, value);
+    return pulp_request_own_json(req, pulp_json_parse_body(body, length, error));
 }
 
 static int parse_query(pulp_request_t *req, apr_table_t **table)

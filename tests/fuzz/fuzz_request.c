@@ -1,0 +1,105 @@
+/* libFuzzer target for what the API does with a request body before any SQL runs: parse it as
+ * JSON, compile criteria from it, check it as every registered importer and distributor
+ * configuration, and check its strings as relative paths.
+ *
+ * Built and run by scripts/run-fuzz (clang -fsanitize=fuzzer,address,undefined). */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "pulp_config_check.h"
+#include "pulp_criteria.h"
+#include "pulp_json.h"
+#include "pulp_plugins.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const pulp_criteria_field_t fields[] = {
+    { "id", "r.id", PULP_FIELD_TEXT },
+    { "count", "r.count", PULP_FIELD_NUMBER },
+    { "enabled", "r.enabled", PULP_FIELD_BOOLEAN },
+    { "created", "r.created", PULP_FIELD_TIMESTAMP },
+    { "tags", "r.tags", PULP_FIELD_TEXT_ARRAY },
+    { "notes", "r.notes", PULP_FIELD_JSON },
+    { NULL, NULL, PULP_FIELD_TEXT },
+};
+
+static void compile_criteria(json_object *criteria)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_criteria_t *compiled = pulp_criteria_compile(criteria, fields, 1, &error);
+
+    /* Either a result or an error, never both and never neither. */
+    if (compiled) {
+        if (error.status != PULP_OK || !compiled->where || !compiled->order_by ||
+            !compiled->limit)
+            __builtin_trap();
+        for (int i = 0; i < compiled->n_params; i++) {
+            if (!compiled->params[i])
+                __builtin_trap();
+        }
+    } else if (error.status == PULP_OK) {
+        __builtin_trap();
+    }
+    pulp_criteria_free(compiled);
+    pulp_error_clear(&error);
+}
+
+static void check_configs(json_object *config)
+{
+    for (int i = 0; pulp_importer_type_at(i); i++) {
+        pulp_error_t error = PULP_ERROR_INIT;
+
+        pulp_importer_type_at(i)->validate_config(config, &error);
+        pulp_error_clear(&error);
+    }
+    for (int i = 0; pulp_distributor_type_at(i); i++) {
+        pulp_error_t error = PULP_ERROR_INIT;
+
+        pulp_distributor_type_at(i)->validate_config(config, &error);
+        pulp_error_clear(&error);
+    }
+}
+
+static void check_paths(json_object *value)
+{
+    if (json_object_is_type(value, json_type_string)) {
+        pulp_config_relative_path_is_safe(json_object_get_string(value),
+                                          (size_t)json_object_get_string_len(value));
+        return;
+    }
+    if (json_object_is_type(value, json_type_object)) {
+        json_object_object_foreach(value, key, member) {
+            (void)key;
+            check_paths(member);
+        }
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    json_object *body = pulp_json_parse_body((const char *)data, size, &error);
+    json_object *criteria = NULL;
+
+    if (!body) {
+        if (error.status == PULP_OK)
+            __builtin_trap();
+        pulp_error_clear(&error);
+        return 0;
+    }
+
+    compile_criteria(body);
+    if (json_object_is_type(body, json_type_object) &&
+        json_object_object_get_ex(body, "criteria", &criteria))
+        compile_criteria(criteria);
+    if (json_object_is_type(body, json_type_object)) {
+        json_object *merged = pulp_config_merge(body, body);
+
+        check_configs(body);
+        json_object_put(merged);
+    }
+    check_paths(body);
+    json_object_put(body);
+    return 0;
+}
