@@ -303,6 +303,11 @@ uint64_t pulp_storage_file_size(const pulp_storage_file_t *file)
     return file->size;
 }
 
+const char *pulp_storage_file_path(const pulp_storage_file_t *file)
+{
+    return file->temp_path;
+}
+
 const char *pulp_storage_file_sha256(pulp_storage_file_t *file)
 {
     if (!file->sha256_hex[0])

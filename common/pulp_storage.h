@@ -69,6 +69,9 @@ pulp_status_t pulp_storage_file_reset(pulp_storage_file_t *file, pulp_error_t *e
 
 uint64_t pulp_storage_file_size(const pulp_storage_file_t *file);
 
+/* Returns the path of the temporary file, to read what was written so far. */
+const char *pulp_storage_file_path(const pulp_storage_file_t *file);
+
 /* Returns the hex SHA-256 of what was written. The file takes no more writes afterwards. */
 const char *pulp_storage_file_sha256(pulp_storage_file_t *file);
 

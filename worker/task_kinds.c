@@ -4,10 +4,14 @@
 
 #include <string.h>
 
+#include "repo_tasks.h"
+
 static const pulp_task_kind_t *const task_kinds[] = {
     &pulp_task_kind_diagnostic,
     &pulp_task_kind_repo_delete,
     /* Plugins: add one line per kind here. */
+    &pulp_task_kind_repo_sync,
+    &pulp_task_kind_repo_publish,
     NULL,
 };
 
