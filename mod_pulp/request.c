@@ -283,6 +283,24 @@ int pulp_send_error_clear(pulp_request_t *req, pulp_error_t *error)
     return result;
 }
 
+/* Returns the first line of a message without libpq's "ERROR:  " prefix: the body gets one
+ * readable sentence, while the log keeps libpq's whole text. */
+static const char *client_message(pulp_request_t *req, const pulp_error_t *error)
+{
+    const char *message = error->message;
+    size_t length;
+
+    if (strncmp(message, "ERROR:  ", 8) == 0)
+        message += 8;
+    length = strcspn(message, "\n");
+    /* libpq's own words ("server closed the connection unexpectedly") do not say which
+     * server; the module's messages do. */
+    if (error->status == PULP_ERR_UNAVAILABLE && !strstr(message, "database"))
+        return apr_psprintf(req->r->pool, "the database is unavailable: %.*s", (int)length,
+                            message);
+    return apr_pstrmemdup(req->r->pool, message, length);
+}
+
 int pulp_send_error(pulp_request_t *req, const pulp_error_t *error)
 {
     int http_status = pulp_status_http(error->status);
@@ -302,13 +320,15 @@ int pulp_send_error(pulp_request_t *req, const pulp_error_t *error)
 
     json_object_object_add(body, "http_status", json_object_new_int(http_status));
     json_object_object_add(body, "http_request_method", json_object_new_string(req->r->method));
-    json_object_object_add(body, "error_message", json_object_new_string(error->message));
+    json_object_object_add(body, "error_message",
+                           json_object_new_string(client_message(req, error)));
     json_object_object_add(body, "exception", NULL);
     json_object_object_add(body, "traceback", NULL);
     json_object_object_add(body, "_href", json_object_new_string(req->r->uri));
 
     json_object_object_add(inner, "code", json_object_new_string(pulp_status_code(error->status)));
-    json_object_object_add(inner, "description", json_object_new_string(error->message));
+    json_object_object_add(inner, "description",
+                           json_object_new_string(client_message(req, error)));
     json_object_object_add(inner, "data", error->data ? json_object_get(error->data)
                                                       : json_object_new_object());
     json_object_object_add(inner, "sub_errors", json_object_new_array());
