@@ -38,7 +38,7 @@ int pulp_children_busy(const supervisor_t *sv)
 static child_t *find_spare(supervisor_t *sv)
 {
     for (size_t i = 0; i < sv->n_children; i++) {
-        if (sv->children[i].state == CHILD_SPARE)
+        if (sv->children[i].state == CHILD_SPARE && !sv->children[i].dismissed)
             return &sv->children[i];
     }
     return NULL;
@@ -280,8 +280,10 @@ void pulp_children_dismiss_spare(supervisor_t *sv)
 {
     child_t *spare = find_spare(sv);
 
-    if (spare && spare->fd >= 0)
-        shutdown(spare->fd, SHUT_WR);
+    if (!spare)
+        return;
+    spare->dismissed = 1;
+    shutdown(spare->fd, SHUT_WR);
 }
 
 void pulp_children_abort_all(supervisor_t *sv)

@@ -64,6 +64,11 @@ static void report(runner_t *runner, const char *format, ...)
         return;
     if ((size_t)length > sizeof line - 2)
         length = sizeof line - 2;
+    /* Error messages from libpq span lines; the supervisor reads one line per report. */
+    for (int i = 0; i < length; i++) {
+        if (line[i] == '\n' || line[i] == '\t' || line[i] == '\r')
+            line[i] = ' ';
+    }
     line[length++] = '\n';
     /* One write per line, so the supervisor never sees a line cut by another. */
     while (write(runner->fd, line, (size_t)length) < 0 && errno == EINTR)
@@ -237,6 +242,20 @@ static const char *final_state(pulp_status_t status, PGconn *db)
     return "error";
 }
 
+/* Says in the task's error why a task stopped when the worker, not the task, decided it. */
+static void explain_stop(runner_t *runner, pulp_error_t *error)
+{
+    char cause[sizeof error->message];
+
+    snprintf(cause, sizeof cause, "%s", error->message);
+    if (pulp_task_context_aborted())
+        pulp_error_set(error, PULP_ERR_INTERNAL, "worker %s shut down before the task finished: %s",
+                       runner->worker_name, cause);
+    else if (pulp_db_connection_lost(runner->db))
+        pulp_error_set(error, PULP_ERR_INTERNAL,
+                       "the task stopped because its database session ended: %s", cause);
+}
+
 static const char finish_sql[] =
     "UPDATE tasks SET state = $2, result = $3::jsonb, error = $4::jsonb,"
     " progress_report = coalesce($5::jsonb, progress_report), finish_time = clock_timestamp()"
@@ -309,13 +328,8 @@ static int run_claimed(runner_t *runner)
     pulp_log_info("started %s", pulp_db_value(runner->row, 0, "task_type"));
     status = ctx ? run_kind(runner, ctx, &result, &error)
                  : pulp_error_set(&error, PULP_ERR_INTERNAL, "out of memory");
-    if (status != PULP_OK && pulp_task_context_aborted())
-        pulp_error_set(&error, PULP_ERR_INTERNAL,
-                       "worker %s shut down before the task finished: %s", runner->worker_name,
-                       error.message);
-    else if (status != PULP_OK && pulp_db_connection_lost(runner->db))
-        pulp_error_set(&error, PULP_ERR_INTERNAL,
-                       "the task stopped because its database session ended: %s", error.message);
+    if (status != PULP_OK)
+        explain_stop(runner, &error);
     state = final_state(status, runner->db);
 
     if (ctx && store_outcome(runner, ctx, state, result, &error) == 0) {
@@ -359,6 +373,22 @@ static void setup_signals(void)
     sigprocmask(SIG_UNBLOCK, &all, NULL);
 }
 
+/* Opens a new session after the one opened before the task arrived was lost (the server
+ * restarted meanwhile); no lock was held on it yet. Returns 1 on success. */
+static int reconnect(runner_t *runner)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    PQclear(runner->row);
+    runner->row = NULL;
+    PQfinish(runner->db);
+    runner->db = pulp_db_connect(runner->config->database, "pulp-worker task", &error);
+    if (!runner->db)
+        pulp_log_error("%s", error.message);
+    pulp_error_clear(&error);
+    return runner->db != NULL;
+}
+
 int pulp_runner_main(const pulp_worker_config_t *config, const char *worker_name, int fd)
 {
     runner_t runner = { .config = config, .worker_name = worker_name, .fd = fd };
@@ -382,6 +412,8 @@ int pulp_runner_main(const pulp_worker_config_t *config, const char *worker_name
     pulp_proctitle_set("pulp-worker: task %s", runner.task_id);
 
     outcome = claim(&runner, reason, sizeof reason, &error);
+    if (outcome == CLAIM_FAILED && pulp_db_connection_lost(runner.db) && reconnect(&runner))
+        outcome = claim(&runner, reason, sizeof reason, &error);
     if (outcome == CLAIM_CLAIMED) {
         report(&runner, "claimed");
         exit_status = run_claimed(&runner);

@@ -35,6 +35,8 @@ typedef struct child {
     int fd;
     /* Set once the socket reported end of file: the process is exiting. */
     int eof;
+    /* Set for a spare told to exit without a task. */
+    int dismissed;
     child_state_t state;
     char task_id[PULP_UUID_LENGTH + 1];
     uint64_t delivery;

@@ -44,6 +44,8 @@ static void lose_connection(supervisor_t *sv, const char *reason)
     int delay = pulp_backoff_next(&sv->db_backoff);
 
     pulp_log_error("lost the database connection: %s; reconnecting in %d ms", reason, delay);
+    /* The spare's session most likely went down with this one. */
+    pulp_children_dismiss_spare(sv);
     PQfinish(sv->db);
     sv->db = NULL;
     sv->db_ready = 0;
