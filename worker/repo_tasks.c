@@ -398,3 +398,64 @@ pulp_status_t pulp_repo_remove_published(PGconn *db, const char *storage_dir,
     PQclear(rows);
     return status;
 }
+
+/* --- distributor removal -------------------------------------------------------------- */
+
+static const char delete_distributor_sql[] =
+    "DELETE FROM distributors WHERE repo_id = $1 AND distributor_id = $2";
+
+static const char delete_schedules_sql[] =
+    "DELETE FROM schedules WHERE repo_id = $1 AND action = 'publish' AND owner_id = $2";
+
+/* Removes the published files first and the row last, so that a removal that fails half
+ * way can run again. Arguments: {"repo_id", "distributor_id"}. */
+static pulp_status_t run_distributor_remove(pulp_task_context_t *ctx, json_object **result,
+                                            pulp_error_t *error)
+{
+    PGconn *db = pulp_task_db(ctx);
+    const char *repo_id = string_arg(ctx, "repo_id");
+    const char *distributor_id = string_arg(ctx, "distributor_id");
+    const char *params[2] = { repo_id, distributor_id };
+    const pulp_distributor_ops_t *ops;
+    PGresult *distributor;
+    pulp_status_t status = PULP_OK;
+
+    (void)result;
+    if (!repo_id || !distributor_id)
+        return pulp_error_set(error, PULP_ERR_MISSING_VALUE,
+                              "the argument \"repo_id\" or \"distributor_id\" is missing");
+    distributor = read_plugin_row(db, distributor_sql, 2, params,
+                                  "distributor or repository does not exist", error);
+    if (!distributor)
+        return error->status;
+
+    ops = pulp_distributor_ops_find(PQgetvalue(distributor, 0, 0));
+    if (ops && ops->remove) {
+        json_object *config = json_tokener_parse(PQgetvalue(distributor, 0, 1));
+        json_object *scratchpad = json_tokener_parse(PQgetvalue(distributor, 0, 2));
+
+        status = ops->remove(pulp_task_storage_dir(ctx), repo_id, distributor_id, config,
+                             scratchpad, error);
+        json_object_put(config);
+        json_object_put(scratchpad);
+    }
+    if (status == PULP_OK)
+        status = pulp_db_begin(db, error);
+    if (status == PULP_OK &&
+        (pulp_db_command(db, error, delete_schedules_sql, 2, params) != PULP_OK ||
+         pulp_db_command(db, error, delete_distributor_sql, 2, params) != PULP_OK ||
+         pulp_db_commit(db, error) != PULP_OK)) {
+        pulp_db_rollback(db);
+        status = error->status;
+    }
+    if (status == PULP_OK)
+        pulp_log_info("removed distributor \"%s\" of repository \"%s\"", distributor_id,
+                      repo_id);
+    PQclear(distributor);
+    return status;
+}
+
+const pulp_task_kind_t pulp_task_kind_distributor_remove = {
+    PULP_TASK_DISTRIBUTOR_REMOVE,
+    run_distributor_remove,
+};

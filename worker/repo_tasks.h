@@ -59,6 +59,8 @@ pulp_status_t pulp_repo_remove_published(PGconn *db, const char *storage_dir,
 
 extern const pulp_task_kind_t pulp_task_kind_repo_sync;
 extern const pulp_task_kind_t pulp_task_kind_repo_publish;
+/* Removes a distributor: its published files through its remove operation, then its row. */
+extern const pulp_task_kind_t pulp_task_kind_distributor_remove;
 
 /* The plugins' tables. */
 extern const pulp_importer_ops_t pulp_yum_importer_ops;

@@ -12,6 +12,7 @@ static const pulp_task_kind_t *const task_kinds[] = {
     /* Plugins: add one line per kind here. */
     &pulp_task_kind_repo_sync,
     &pulp_task_kind_repo_publish,
+    &pulp_task_kind_distributor_remove,
     NULL,
 };
 
