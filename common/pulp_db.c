@@ -1,5 +1,6 @@
 #include "pulp_db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,58 @@ PGresult *pulp_db_query(PGconn *conn, pulp_error_t *error, const char *sql, int 
     if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
         return result;
 
+    set_error_from_result(conn, result, error);
+    PQclear(result);
+    return NULL;
+}
+
+/* Names a prepared statement after its text: 64-bit FNV-1a, so equal text gets equal names
+ * on every connection. */
+static void statement_name(const char *sql, char name[32])
+{
+    unsigned long long hash = 14695981039346656037ULL;
+
+    for (const unsigned char *c = (const unsigned char *)sql; *c; c++) {
+        hash ^= *c;
+        hash *= 1099511628211ULL;
+    }
+    snprintf(name, 32, "pulp_%016llx", hash);
+}
+
+PGresult *pulp_db_query_prepared(PGconn *conn, pulp_error_t *error, const char *sql,
+                                 int n_params, const char *const *params)
+{
+    char name[32];
+    PGresult *result;
+    const char *sqlstate;
+
+    if (pulp_db_connection_lost(conn) || PQtransactionStatus(conn) != PQTRANS_IDLE)
+        return pulp_db_query(conn, error, sql, n_params, params);
+
+    statement_name(sql, name);
+    result = PQexecPrepared(conn, name, n_params, params, NULL, NULL, 0);
+    if (PQresultStatus(result) == PGRES_TUPLES_OK || PQresultStatus(result) == PGRES_COMMAND_OK)
+        return result;
+
+    /* 26000 is invalid_sql_statement_name: not prepared on this connection yet. */
+    sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+    if (!sqlstate || strcmp(sqlstate, "26000") != 0) {
+        set_error_from_result(conn, result, error);
+        PQclear(result);
+        return NULL;
+    }
+    PQclear(result);
+
+    result = PQprepare(conn, name, sql, n_params, NULL);
+    if (PQresultStatus(result) != PGRES_COMMAND_OK) {
+        set_error_from_result(conn, result, error);
+        PQclear(result);
+        return NULL;
+    }
+    PQclear(result);
+    result = PQexecPrepared(conn, name, n_params, params, NULL, NULL, 0);
+    if (PQresultStatus(result) == PGRES_TUPLES_OK || PQresultStatus(result) == PGRES_COMMAND_OK)
+        return result;
     set_error_from_result(conn, result, error);
     PQclear(result);
     return NULL;

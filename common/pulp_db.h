@@ -23,6 +23,14 @@ int pulp_db_connection_lost(PGconn *conn);
 PGresult *pulp_db_query(PGconn *conn, pulp_error_t *error, const char *sql, int n_params,
                         const char *const *params);
 
+/* Runs one statement like pulp_db_query, as a prepared statement named after a hash of its
+ * text, preparing it on the first use on each connection. This saves the planning of hot,
+ * fixed statements. Outside a transaction only: inside one it runs pulp_db_query instead,
+ * because the failed first execution would abort the transaction. Use it only for SQL text
+ * that does not depend on the input, since each distinct text stays prepared. */
+PGresult *pulp_db_query_prepared(PGconn *conn, pulp_error_t *error, const char *sql,
+                                 int n_params, const char *const *params);
+
 /* Runs one statement and discards its result. */
 pulp_status_t pulp_db_command(PGconn *conn, pulp_error_t *error, const char *sql, int n_params,
                               const char *const *params);

@@ -179,7 +179,7 @@ int pulp_auth_check(pulp_request_t *req, pulp_operation_t operation)
     params[0] = login;
     params[1] = pulp_operation_name(operation);
     params[2] = resource;
-    result = pulp_db_query(db, &error, user_sql, 3, params);
+    result = pulp_db_query_prepared(db, &error, user_sql, 3, params);
     if (!result) {
         status = pulp_send_error(req, &error);
         goto end;

@@ -14,22 +14,23 @@
 #include "router.h"
 #include "search.h"
 
-#define REPOSITORY_DOCUMENT \
-    "jsonb_build_object('id', r.id, 'display_name', r.display_name," \
-    " 'description', r.description, 'notes', r.notes, 'scratchpad', '{}'::jsonb," \
+/* The repository document's members, for json_build_object(); json rather than jsonb because
+ * it keeps the members in this order and skips jsonb's parsing. */
+#define REPOSITORY_MEMBERS \
+    "'id', r.id, 'display_name', r.display_name, 'description', r.description," \
+    " 'notes', r.notes, 'scratchpad', '{}'::json," \
     " 'last_unit_added', " PULP_SQL_TIMESTAMP("r.last_unit_added") "," \
     " 'last_unit_removed', " PULP_SQL_TIMESTAMP("r.last_unit_removed") "," \
     " 'content_unit_counts', " PULP_SQL_UNIT_COUNTS ", '_ns', 'repos'," \
-    " '_href', '/pulp/api/v2/repositories/' || r.id || '/')"
+    " '_href', '/pulp/api/v2/repositories/' || r.id || '/'"
 
 #define IMPORTERS_MEMBER \
-    " || jsonb_build_object('importers', (SELECT coalesce(jsonb_agg(" \
-    PULP_SQL_IMPORTER_DOCUMENT "), '[]'::jsonb) FROM importers i WHERE i.repo_id = r.id))"
+    ", 'importers', (SELECT coalesce(json_agg(" PULP_SQL_IMPORTER_DOCUMENT "), '[]'::json)" \
+    " FROM importers i WHERE i.repo_id = r.id)"
 
 #define DISTRIBUTORS_MEMBER \
-    " || jsonb_build_object('distributors', (SELECT coalesce(jsonb_agg(" \
-    PULP_SQL_DISTRIBUTOR_DOCUMENT " ORDER BY d.distributor_id), '[]'::jsonb)" \
-    " FROM distributors d WHERE d.repo_id = r.id))"
+    ", 'distributors', (SELECT coalesce(json_agg(" PULP_SQL_DISTRIBUTOR_DOCUMENT \
+    " ORDER BY d.distributor_id), '[]'::json) FROM distributors d WHERE d.repo_id = r.id)"
 
 static const pulp_criteria_field_t repository_fields[] = {
     { "id", "r.id", PULP_FIELD_TEXT },
@@ -38,7 +39,7 @@ static const pulp_criteria_field_t repository_fields[] = {
     { "notes", "r.notes", PULP_FIELD_JSON },
     { "last_unit_added", "r.last_unit_added", PULP_FIELD_TIMESTAMP },
     { "last_unit_removed", "r.last_unit_removed", PULP_FIELD_TIMESTAMP },
-    { "content_unit_counts", PULP_SQL_UNIT_COUNTS, PULP_FIELD_JSON },
+    { "content_unit_counts", "(" PULP_SQL_UNIT_COUNTS ")::jsonb", PULP_FIELD_JSON },
     { NULL, NULL, PULP_FIELD_TEXT },
 };
 
@@ -46,7 +47,7 @@ static const char *const always_fields[] = { "id", "_href", "importers", "distri
 
 const char *pulp_repo_document_sql(pulp_request_t *req, int importers, int distributors)
 {
-    return apr_pstrcat(req->r->pool, "(" REPOSITORY_DOCUMENT,
+    return apr_pstrcat(req->r->pool, "json_build_object(" REPOSITORY_MEMBERS,
                        importers ? IMPORTERS_MEMBER : "", distributors ? DISTRIBUTORS_MEMBER : "",
                        ")", NULL);
 }
@@ -112,7 +113,7 @@ int pulp_send_document(pulp_request_t *req, int http_status, const char *sql, in
     int status;
 
     if (db)
-        result = pulp_db_query(db, &error, sql, n_params, params);
+        result = pulp_db_query_prepared(db, &error, sql, n_params, params);
     if (!result)
         return pulp_send_error_clear(req, &error);
     if (PQntuples(result) == 0)
@@ -155,7 +156,8 @@ int pulp_repo_require(pulp_request_t *req, const char *repo_id)
     int found;
 
     if (db)
-        result = pulp_db_query(db, &error, "SELECT 1 FROM repositories WHERE id = $1", 1, params);
+        result = pulp_db_query_prepared(db, &error, "SELECT 1 FROM repositories WHERE id = $1", 1,
+                                        params);
     if (!result)
         return pulp_send_error_clear(req, &error);
     found = PQntuples(result) > 0;

@@ -39,12 +39,12 @@
 
 /* Unit counts per content type of "repositories r". */
 #define PULP_SQL_UNIT_COUNTS \
-    "(SELECT coalesce(jsonb_object_agg(t.unit_type_id, t.n), '{}'::jsonb)" \
+    "(SELECT coalesce(json_object_agg(t.unit_type_id, t.n), '{}'::json)" \
     " FROM (SELECT c.unit_type_id, count(*) AS n FROM repo_content_units c" \
     "       WHERE c.repo_id = r.id GROUP BY c.unit_type_id) AS t)"
 
-/* Returns the SQL of the repository document of "repositories r", with its importers and
- * distributors when asked for. */
+/* Returns the SQL of the repository document (json) of "repositories r", with its importers
+ * and distributors when asked for. */
 const char *pulp_repo_document_sql(pulp_request_t *req, int importers, int distributors);
 
 /* Sends 404 unless the repository exists; returns DECLINED when it does, OK once the error

@@ -130,8 +130,8 @@ static const char *projected_document(pulp_request_t *req, const pulp_search_t *
     *names_param = apr_pstrdup(req->r->pool, literal);
     free(literal);
     return apr_psprintf(req->r->pool,
-                        "(SELECT coalesce(jsonb_object_agg(key, value), '{}'::jsonb)"
-                        " FROM jsonb_each(%s) WHERE key = ANY ($%d::text[]))",
+                        "(SELECT coalesce(json_object_agg(key, value), '{}'::json)"
+                        " FROM json_each((%s)::json) WHERE key = ANY ($%d::text[]))",
                         search->document_sql, param);
 }
 
@@ -169,8 +169,11 @@ int pulp_search_send(pulp_request_t *req, const pulp_search_t *search, json_obje
                       *compiled->order_by ? "" : search->default_order, " ", compiled->limit,
                       NULL);
 
+    /* Without criteria the text is fixed, so preparing it once per connection pays off. */
     db = pulp_request_db(req, &error);
-    if (db)
+    if (db && !criteria)
+        result = pulp_db_query_prepared(db, &error, sql, n_params, params);
+    else if (db)
         result = pulp_db_query(db, &error, sql, n_params, params);
     if (!result) {
         status = pulp_send_error(req, &error);

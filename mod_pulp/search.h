@@ -15,7 +15,7 @@ json_object *pulp_search_criteria(pulp_request_t *req, const char *const *extra_
                                   json_object **body, pulp_error_t *error);
 
 typedef struct pulp_search {
-    /* SQL expression of one document (jsonb) over the FROM clause's aliases. */
+    /* SQL expression of one document (json or jsonb) over the FROM clause's aliases. */
     const char *document_sql;
     /* The FROM clause, such as "repositories r". */
     const char *from_sql;
