@@ -56,7 +56,7 @@ make_task() {
         cut -d'"' -f4
 }
 
-# Writes a static file as large as the API's answer at url; prints the file's URL.
+# Writes a static file as large as the API's response at url; prints the file's URL.
 static_twin() {
     local name=$1 url=$2 size
     size=$(curl -sf -u "$auth" "$url" | wc -c)

@@ -12,7 +12,7 @@
 #include <httpd.h>
 #include <util_filter.h>
 
-/* The module's pool-based helpers are not under test: reaching one is a test bug. */
+/* A test that reaches a stub it does not expect has a bug: stop at once. */
 static void unexpected(const char *name)
 {
     fprintf(stderr, "httpd stub %s called by a unit test\n", name);

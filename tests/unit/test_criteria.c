@@ -38,7 +38,7 @@ static pulp_criteria_t *compile_ok(const char *text)
     return compiled;
 }
 
-/* Compiles text, which must be rejected with status; returns the error message's copy. */
+/* Compiles text, which must be rejected with status. */
 static void compile_fails(const char *text, pulp_status_t status)
 {
     pulp_error_t error = PULP_ERROR_INIT;
