@@ -128,10 +128,13 @@ static int dispatch(pulp_request_t *req)
                             req->r->pool);
     if (match == PULP_ROUTE_NOT_FOUND)
         return send_not_found(req);
-    if (match == PULP_ROUTE_METHOD_NOT_ALLOWED)
+    if (match == PULP_ROUTE_METHOD_NOT_ALLOWED) {
+        apr_table_setn(req->r->headers_out, "Allow",
+                       pulp_route_allowed_methods(req->path, req->r->pool));
         return pulp_send_error_status(req, PULP_ERR_METHOD_NOT_ALLOWED,
                                       "method %s is not allowed on %s", req->r->method,
                                       req->r->uri);
+    }
 
     if (route->operation != PULP_OPERATION_NONE) {
         auth = pulp_auth_check(req, route->operation);

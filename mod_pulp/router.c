@@ -68,6 +68,23 @@ pulp_route_match_t pulp_route_find(const char *method, const char *path, const p
     return path_known ? PULP_ROUTE_METHOD_NOT_ALLOWED : PULP_ROUTE_NOT_FOUND;
 }
 
+const char *pulp_route_allowed_methods(const char *path, apr_pool_t *pool)
+{
+    const char *params[8];
+    int n_params;
+    const char *methods = NULL;
+
+    for (int i = 0; pulp_route_at(i); i++) {
+        const pulp_route_t *route = pulp_route_at(i);
+
+        if (!pattern_matches(route->pattern, path, params, 8, &n_params, pool))
+            continue;
+        methods = methods ? apr_pstrcat(pool, methods, ", ", route->method, NULL)
+                          : route->method;
+    }
+    return methods;
+}
+
 const pulp_route_t *pulp_route_at(int index)
 {
     for (size_t t = 0; index >= 0 && t < sizeof route_tables / sizeof route_tables[0]; t++) {

@@ -51,6 +51,10 @@ pulp_route_match_t pulp_route_find(const char *method, const char *path, const p
 
 const char *pulp_operation_name(pulp_operation_t operation);
 
+/* Returns the methods of every route whose pattern matches path, as an Allow header value
+ * ("GET, POST"), or NULL when none does. */
+const char *pulp_route_allowed_methods(const char *path, apr_pool_t *pool);
+
 /* Returns the index-th route over all tables, in matching order; NULL past the last one. */
 const pulp_route_t *pulp_route_at(int index);
 

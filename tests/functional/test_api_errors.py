@@ -48,6 +48,7 @@ def test_method_not_allowed(api):
     response = api.patch("repositories/")
     assert response.status_code == 405
     assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Allow"] == "GET, POST"
 
 
 @pytest.mark.parametrize("data", [b'{"id": "x"', b'{"id": }', b"nul", b'{"id": "x"} trailing'])

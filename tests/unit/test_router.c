@@ -79,6 +79,15 @@ START_TEST(method_not_allowed)
 }
 END_TEST
 
+START_TEST(allowed_methods)
+{
+    ck_assert_str_eq(pulp_route_allowed_methods("/repositories/", pool), "GET, POST");
+    ck_assert_str_eq(pulp_route_allowed_methods("/repositories/zoo/", pool),
+                     "GET, PUT, DELETE");
+    ck_assert_ptr_null(pulp_route_allowed_methods("/nothing/", pool));
+}
+END_TEST
+
 START_TEST(not_found)
 {
     ck_assert_int_eq(find("GET", "/repositories").result, PULP_ROUTE_NOT_FOUND);
@@ -185,6 +194,7 @@ static Suite *router_suite(void)
     tcase_add_test(tcase, extracts_params);
     tcase_add_test(tcase, search_before_id);
     tcase_add_test(tcase, method_not_allowed);
+    tcase_add_test(tcase, allowed_methods);
     tcase_add_test(tcase, not_found);
     tcase_add_test(tcase, actions_need_execute);
     tcase_add_test(tcase, patterns_end_in_slash);
