@@ -76,6 +76,10 @@ static const pulp_config_key_t importer_keys[] = {
     { "retain_old_count", PULP_CONFIG_COUNT, 0, NULL },
     { "type_skip_list", PULP_CONFIG_STRING_LIST, 0, yum_type_ids },
     { "skip", PULP_CONFIG_STRING_LIST, 0, yum_type_ids },
+    /* Extensions (Pulp 2 has no such keys): seconds without data before a download fails,
+     * and the number of retries after a transient download failure. */
+    { "read_timeout", PULP_CONFIG_POSITIVE, 0, NULL },
+    { "retries", PULP_CONFIG_COUNT, 0, NULL },
     { NULL, PULP_CONFIG_STRING, 0, NULL },
 };
 

@@ -121,6 +121,36 @@ def make_zoo_repo(repo_dir):
                      modules=ZOO_DIR / "modules.yaml", productid=ZOO_DIR / "productid")
 
 
+def rewrite_metadata(repo_dir, mdtype, transform):
+    """Replace the content of one metadata file of repomd.xml by transform(text) and update
+    its checksums and sizes in repomd.xml; the file keeps its name and compression."""
+    import gzip
+    import hashlib
+    import re
+
+    repo_dir = Path(repo_dir)
+    repomd_path = repo_dir / "repodata" / "repomd.xml"
+    repomd = repomd_path.read_text()
+    block = re.search(r'<data type="%s">.*?</data>' % re.escape(mdtype), repomd, re.S).group(0)
+    href = re.search(r'<location href="([^"]+)"', block).group(1)
+    path = repo_dir / href
+    raw = path.read_bytes()
+    compressed = href.endswith(".gz")
+    text = (gzip.decompress(raw) if compressed else raw).decode()
+    plain = transform(text).encode()
+    data = gzip.compress(plain) if compressed else plain
+    path.write_bytes(data)
+
+    new_block = re.sub(r'(<checksum type="sha256">)[0-9a-f]+',
+                       r"\g<1>" + hashlib.sha256(data).hexdigest(), block)
+    new_block = re.sub(r'(<open-checksum type="sha256">)[0-9a-f]+',
+                       r"\g<1>" + hashlib.sha256(plain).hexdigest(), new_block)
+    new_block = re.sub(r"<size>\d+</size>", f"<size>{len(data)}</size>", new_block)
+    new_block = re.sub(r"<open-size>\d+</open-size>", f"<open-size>{len(plain)}</open-size>",
+                       new_block)
+    repomd_path.write_text(repomd.replace(block, new_block))
+
+
 # --- the feed server ---------------------------------------------------------------------
 
 class Fault:
