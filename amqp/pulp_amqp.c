@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +309,7 @@ static int open_socket(pulp_amqp_t *amqp, char *reason, size_t reason_size)
     struct addrinfo hints = { 0 };
     struct addrinfo *addresses = NULL;
     int fd = -1;
+    int one = 1;
     int rc;
 
     hints.ai_family = AF_UNSPEC;
@@ -323,6 +326,9 @@ static int open_socket(pulp_amqp_t *amqp, char *reason, size_t reason_size)
         snprintf(reason, reason_size, "could not create a socket: %s", strerror(errno));
         goto end;
     }
+    /* Frames are small and each waits for an answer: without TCP_NODELAY, Nagle's algorithm
+     * and the peer's delayed ACK add about 40 ms to a round trip. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(fd, addresses->ai_addr, addresses->ai_addrlen) != 0 && errno != EINPROGRESS) {
         snprintf(reason, reason_size, "%s", strerror(errno));
         close(fd);

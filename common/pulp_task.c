@@ -57,14 +57,15 @@ end:
     return status;
 }
 
-/* The resources of the ended task are read once, as an init plan, so that the partial GIN
- * indexes on the waiting tasks' resources can be used. */
+static const char held_resources_sql[] =
+    "SELECT resources || shared_resources FROM tasks"
+    " WHERE task_id = $1 AND cardinality(resources || shared_resources) > 0";
+
+/* The resources are a parameter, not a subquery, so that the planner uses the partial GIN
+ * indexes on the waiting tasks' resources instead of reading every waiting task. */
 static const char handoff_sql[] =
     "SELECT t.task_id FROM tasks t"
-    " WHERE t.state = 'waiting'"
-    " AND (t.resources && (SELECT resources || shared_resources FROM tasks WHERE task_id = $1)"
-    "      OR t.shared_resources && (SELECT resources || shared_resources FROM tasks"
-    "                                WHERE task_id = $1))"
+    " WHERE t.state = 'waiting' AND (t.resources && $1::text[] OR t.shared_resources && $1)"
     " AND NOT " PULP_TASK_BLOCKED_SQL
     " ORDER BY t.seq LIMIT $2";
 
@@ -74,11 +75,21 @@ pulp_status_t pulp_task_handoff(PGconn *conn, const char *task_id,
 {
     char limit[32];
     const char *params[2] = { task_id, limit };
+    PGresult *held;
     PGresult *result;
 
     *n_ids = 0;
+    held = pulp_db_query(conn, error, held_resources_sql, 1, params);
+    if (!held)
+        return error->status;
+    if (PQntuples(held) == 0) {
+        PQclear(held);
+        return PULP_OK;
+    }
     snprintf(limit, sizeof limit, "%zu", max_ids);
+    params[0] = PQgetvalue(held, 0, 0);
     result = pulp_db_query(conn, error, handoff_sql, 2, params);
+    PQclear(held);
     if (!result)
         return error->status;
     for (int row = 0; row < PQntuples(result) && *n_ids < max_ids; row++)

@@ -40,6 +40,10 @@ CREATE INDEX tasks_resources ON tasks USING gin (resources) WHERE state IN ('wai
 CREATE INDEX tasks_shared_resources ON tasks USING gin (shared_resources)
     WHERE state IN ('waiting', 'running');
 CREATE INDEX tasks_finish_time ON tasks (finish_time) WHERE finish_time IS NOT NULL;
+-- For the sweeper: waiting tasks by the age of their last dispatch message, and the tasks
+-- that started lately.
+CREATE INDEX tasks_waiting_dispatched ON tasks (dispatched) WHERE state = 'waiting';
+CREATE INDEX tasks_start_time ON tasks (start_time) WHERE start_time IS NOT NULL;
 
 CREATE TABLE workers (
     name                text PRIMARY KEY,

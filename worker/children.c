@@ -147,6 +147,25 @@ static void settle(supervisor_t *sv, child_t *child)
                        "redelivers it", child->task_id);
 }
 
+/* Takes back a task process that ended its task and waits for another. One spare is enough,
+ * so a second one is told to exit. */
+static void become_spare(supervisor_t *sv, child_t *child)
+{
+    int other_spare = find_spare(sv) != NULL;
+
+    settle(sv, child);
+    child->state = CHILD_SPARE;
+    child->task_id[0] = '\0';
+    child->finished = 0;
+    child->kill_at_ms = 0;
+    child->kill_reason = KILL_NONE;
+    if (other_spare || sv->stopping) {
+        child->dismissed = 1;
+        shutdown(child->fd, SHUT_WR);
+    }
+    pulp_supervisor_update_credit(sv);
+}
+
 static void handle_line(supervisor_t *sv, child_t *child, const char *line)
 {
     if (strcmp(line, "claimed") == 0) {
@@ -159,6 +178,8 @@ static void handle_line(supervisor_t *sv, child_t *child, const char *line)
         pulp_supervisor_send_task(sv, line + 8);
     } else if (strncmp(line, "finished ", 9) == 0) {
         child->finished = 1;
+    } else if (strcmp(line, "ready") == 0) {
+        become_spare(sv, child);
     } else {
         pulp_log_warning("task process %d sent an unknown line \"%.64s\"", (int)child->pid, line);
     }

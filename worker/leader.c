@@ -122,27 +122,47 @@ static void reap_dead_tasks(supervisor_t *sv, pulp_error_t *error)
 
 /* --- sweeper -------------------------------------------------------------------------------- */
 
-/* Waiting tasks that nothing blocks and whose last message is older than 5 s, a delay that
- * doubles after each re-send up to 320 s. Their message was lost (the broker was down at
- * dispatch, a hand-off never arrived) or is still queued behind a backlog, where a duplicate
- * costs one claim. */
-static const char sweep_sql[] =
-    "UPDATE tasks SET dispatched = now(), dispatch_count = dispatch_count + 1"
-    " WHERE task_id IN ("
-    "     SELECT t.task_id FROM tasks t WHERE t.state = 'waiting'"
-    "     AND t.dispatched < now() - interval '5 seconds'"
-    "                               * power(2, least(t.dispatch_count - 1, 6))"
-    "     AND NOT " PULP_TASK_BLOCKED_SQL
-    "     ORDER BY t.seq LIMIT " SWEEP_LIMIT ")"
-    " AND state = 'waiting' RETURNING task_id";
+/* The sweeper re-sends the message of a waiting task that nothing blocks when the message is
+ * most likely lost (the broker was down at dispatch, a hand-off never arrived) rather than
+ * queued behind a backlog, where each duplicate would cost a claim:
+ *
+ * - when this worker's receiver has had free credit and no message for a while, the queue is
+ *   empty, so every such task older than 5 s lost its message (the delay doubles after each
+ *   re-send, up to 320 s);
+ * - otherwise a task still waiting 10 s after a task dispatched later (higher seq) started was
+ *   passed over by the queue, which is first in, first out; anything else waits 300 s,
+ *   doubling up to 80 min. */
+#define SWEEP_UPDATE_SQL(candidates)                                                            \
+    "UPDATE tasks SET dispatched = now(), dispatch_count = dispatch_count + 1"                 \
+    " WHERE task_id IN (" candidates ") AND state = 'waiting' RETURNING task_id"
+
+static const char sweep_idle_sql[] = SWEEP_UPDATE_SQL(
+    "SELECT t.task_id FROM tasks t WHERE t.state = 'waiting'"
+    " AND t.dispatched < now() - interval '5 seconds'"
+    " AND t.dispatched < now() - interval '5 seconds' * power(2, least(t.dispatch_count - 1, 6))"
+    " AND NOT " PULP_TASK_BLOCKED_SQL
+    " ORDER BY t.seq LIMIT " SWEEP_LIMIT);
+
+static const char sweep_busy_sql[] = SWEEP_UPDATE_SQL(
+    "(SELECT t.task_id FROM tasks t WHERE t.state = 'waiting' AND t.dispatch_count = 1"
+    "  AND t.seq < (SELECT max(seq) FROM tasks WHERE start_time > now() - interval '10 seconds')"
+    "  AND t.dispatched < now() - interval '10 seconds'"
+    "  AND NOT " PULP_TASK_BLOCKED_SQL " ORDER BY t.seq LIMIT " SWEEP_LIMIT ")"
+    " UNION "
+    "(SELECT t.task_id FROM tasks t WHERE t.state = 'waiting'"
+    "  AND t.dispatched < now() - interval '300 seconds'"
+    "  AND t.dispatched < now() - interval '300 seconds'"
+    "                             * power(2, least(t.dispatch_count - 1, 4))"
+    "  AND NOT " PULP_TASK_BLOCKED_SQL " ORDER BY t.seq LIMIT " SWEEP_LIMIT ")");
 
 static void sweep_waiting_tasks(supervisor_t *sv, pulp_error_t *error)
 {
     PGresult *rows;
+    const char *sql = pulp_supervisor_queue_idle(sv) ? sweep_idle_sql : sweep_busy_sql;
 
     if (!pulp_amqp_connected(sv->amqp))
         return;
-    rows = pulp_db_query(sv->leader.db, error, sweep_sql, 0, NULL);
+    rows = pulp_db_query(sv->leader.db, error, sql, 0, NULL);
     if (!rows)
         return;
     if (PQntuples(rows) > 0)

@@ -12,8 +12,12 @@
  * 3. it runs the task kind, writes the final state, result and error in one statement,
  *    releases its locks, and reports the waiting tasks that may start now (the hand-off).
  *
+ * Then it reports "ready" and waits for the next task id, unless it ran many tasks already or
+ * a task left it larger than it started: a process is reused to save a fork and a database
+ * session per task, not to keep what a task allocated.
+ *
  * Lines written to the supervisor: "claimed", "skipped <reason>", "handoff <task id>",
- * "finished <state>". */
+ * "finished <state>", "ready". */
 #include "worker.h"
 
 #include <errno.h>
@@ -30,6 +34,10 @@
 
 /* Hand-off messages sent at the end of one task, at most. */
 #define MAX_HANDOFF 64
+/* A task process ends after this many tasks, or once its resident memory grew by more than
+ * MAX_GROWTH_KIB since it connected, so that what tasks keep is returned by exiting. */
+#define MAX_TASKS_PER_PROCESS 1000
+#define MAX_GROWTH_KIB 8192
 
 typedef struct runner {
     const pulp_worker_config_t *config;
@@ -38,6 +46,8 @@ typedef struct runner {
     PGconn *db;
     char task_id[PULP_UUID_LENGTH + 1];
     PGresult *row;
+    /* Resident memory once connected, before any task. */
+    long baseline_kib;
 } runner_t;
 
 typedef enum {
@@ -98,6 +108,21 @@ static int read_task_id(runner_t *runner)
     memcpy(runner->task_id, line + 5, PULP_UUID_LENGTH);
     runner->task_id[PULP_UUID_LENGTH] = '\0';
     return 0;
+}
+
+/* Returns the resident memory of this process in KiB, or 0 when unknown. */
+static long resident_kib(void)
+{
+    FILE *statm = fopen("/proc/self/statm", "r");
+    long size = 0;
+    long resident = 0;
+
+    if (!statm)
+        return 0;
+    if (fscanf(statm, "%ld %ld", &size, &resident) != 2)
+        resident = 0;
+    fclose(statm);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* --- claim ---------------------------------------------------------------------------------- */
@@ -298,8 +323,10 @@ static void hand_off(runner_t *runner, pulp_task_context_t *ctx)
     size_t n_spawned = pulp_task_context_spawned(ctx, &spawned);
     size_t n_ids = 0;
 
-    if (pulp_db_command(runner->db, &error, "SELECT pg_advisory_unlock_all()", 0, NULL) !=
-            PULP_OK ||
+    /* DISCARD ALL releases the session's advisory locks and resets whatever else the task
+     * left in the session (settings, temporary tables, prepared statements) before the next
+     * task runs on it. */
+    if (pulp_db_command(runner->db, &error, "DISCARD ALL", 0, NULL) != PULP_OK ||
         pulp_task_handoff(runner->db, runner->task_id, ids, MAX_HANDOFF, &n_ids, &error) !=
             PULP_OK)
         pulp_log_warning("could not find the tasks to start next: %s", error.message);
@@ -389,12 +416,58 @@ static int reconnect(runner_t *runner)
     return runner->db != NULL;
 }
 
+/* Returns 1 when this process may take another task: it did not run too many yet, and the
+ * last task left its memory as it found it, since only exiting returns what a task kept. */
+static int reusable(runner_t *runner, int tasks_run)
+{
+    return tasks_run < MAX_TASKS_PER_PROCESS && !pulp_task_context_aborted() &&
+           !pulp_db_connection_lost(runner->db) &&
+           resident_kib() <= runner->baseline_kib + MAX_GROWTH_KIB;
+}
+
+/* Claims and runs one task; returns the exit status the process should end with, or -1 to
+ * go on with the next task. */
+static int handle_task(runner_t *runner)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    char reason[256] = "";
+    claim_outcome_t outcome;
+    int exit_status = -1;
+
+    pulp_task_context_reset_signals();
+    pulp_worker_log_set_task(runner->task_id);
+    pulp_proctitle_set("pulp-worker: task %s", runner->task_id);
+
+    outcome = claim(runner, reason, sizeof reason, &error);
+    if (outcome == CLAIM_FAILED && pulp_db_connection_lost(runner->db) && reconnect(runner))
+        outcome = claim(runner, reason, sizeof reason, &error);
+    if (outcome == CLAIM_CLAIMED) {
+        report(runner, "claimed");
+        exit_status = run_claimed(runner);
+        if (exit_status == PULP_CHILD_EXIT_OK)
+            exit_status = -1;
+    } else if (outcome == CLAIM_SKIPPED) {
+        pulp_log_debug("not started: %s", reason);
+        report(runner, "skipped %s", reason);
+    } else {
+        pulp_log_error("could not claim the task: %s", error.message);
+        report(runner, "skipped %s", error.message);
+        exit_status = pulp_db_connection_lost(runner->db) ? PULP_CHILD_EXIT_DB_LOST
+                                                          : PULP_CHILD_EXIT_FAILED;
+    }
+
+    PQclear(runner->row);
+    runner->row = NULL;
+    pulp_worker_log_set_task(NULL);
+    pulp_proctitle_set("pulp-worker: waiting for a task");
+    pulp_error_clear(&error);
+    return exit_status;
+}
+
 int pulp_runner_main(const pulp_worker_config_t *config, const char *worker_name, int fd)
 {
     runner_t runner = { .config = config, .worker_name = worker_name, .fd = fd };
     pulp_error_t error = PULP_ERROR_INIT;
-    char reason[256] = "";
-    claim_outcome_t outcome;
     int exit_status = PULP_CHILD_EXIT_OK;
 
     setup_signals();
@@ -406,30 +479,18 @@ int pulp_runner_main(const pulp_worker_config_t *config, const char *worker_name
         pulp_error_clear(&error);
         return PULP_CHILD_EXIT_DB_LOST;
     }
-    if (read_task_id(&runner) != 0)
-        goto end;
-    pulp_worker_log_set_task(runner.task_id);
-    pulp_proctitle_set("pulp-worker: task %s", runner.task_id);
+    runner.baseline_kib = resident_kib();
 
-    outcome = claim(&runner, reason, sizeof reason, &error);
-    if (outcome == CLAIM_FAILED && pulp_db_connection_lost(runner.db) && reconnect(&runner))
-        outcome = claim(&runner, reason, sizeof reason, &error);
-    if (outcome == CLAIM_CLAIMED) {
-        report(&runner, "claimed");
-        exit_status = run_claimed(&runner);
-    } else if (outcome == CLAIM_SKIPPED) {
-        pulp_log_debug("not started: %s", reason);
-        report(&runner, "skipped %s", reason);
-    } else {
-        pulp_log_error("could not claim the task: %s", error.message);
-        report(&runner, "skipped %s", error.message);
-        exit_status = pulp_db_connection_lost(runner.db) ? PULP_CHILD_EXIT_DB_LOST
-                                                         : PULP_CHILD_EXIT_FAILED;
+    for (int tasks_run = 1; read_task_id(&runner) == 0; tasks_run++) {
+        exit_status = handle_task(&runner);
+        if (exit_status >= 0)
+            break;
+        exit_status = PULP_CHILD_EXIT_OK;
+        if (!reusable(&runner, tasks_run))
+            break;
+        report(&runner, "ready");
     }
 
-end:
-    PQclear(runner.row);
     PQfinish(runner.db);
-    pulp_error_clear(&error);
     return exit_status;
 }

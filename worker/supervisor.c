@@ -22,6 +22,8 @@
 
 /* Time given to the broker to close the connection cleanly at exit. */
 #define CLOSE_TIMEOUT_MS 1000
+/* A receiver with credit that got no message for this long sees an empty queue. */
+#define QUEUE_IDLE_MS 3000
 
 void pulp_supervisor_send_task(supervisor_t *sv, const char *task_id)
 {
@@ -41,7 +43,19 @@ void pulp_supervisor_update_credit(supervisor_t *sv)
 
     if (!sv->stopping && sv->db_ready)
         credit = sv->config->concurrency - pulp_children_busy(sv);
+    if (credit > 0 && sv->credit <= 0)
+        sv->credit_since_ms = pulp_monotonic_ms();
+    sv->credit = credit;
     pulp_amqp_set_credit(sv->amqp, credit);
+}
+
+int pulp_supervisor_queue_idle(const supervisor_t *sv)
+{
+    int64_t since = sv->last_delivery_ms > sv->credit_since_ms ? sv->last_delivery_ms
+                                                                : sv->credit_since_ms;
+
+    return sv->credit > 0 && pulp_amqp_connected(sv->amqp) &&
+           pulp_monotonic_ms() - since >= QUEUE_IDLE_MS;
 }
 
 /* --- broker callbacks ----------------------------------------------------------------------- */
@@ -62,6 +76,7 @@ static void on_message(void *baton, uint64_t delivery, const char *body, size_t 
         pulp_amqp_settle(sv->amqp, delivery, PULP_AMQP_RELEASE);
         return;
     }
+    sv->last_delivery_ms = pulp_monotonic_ms();
     pulp_log_debug("received task %s%s", task_id, redelivered ? " (redelivered)" : "");
     pulp_children_assign(sv, task_id, delivery);
 }
@@ -70,6 +85,7 @@ static void on_connection(void *baton, int connected)
 {
     supervisor_t *sv = baton;
 
+    sv->credit = 0;
     if (connected)
         pulp_supervisor_update_credit(sv);
 }
@@ -248,7 +264,8 @@ static int init_supervisor(supervisor_t *sv, const pulp_worker_config_t *config,
     sv->config = config;
     sv->name = name;
     gethostname(sv->hostname, sizeof sv->hostname - 1);
-    sv->max_children = (size_t)config->concurrency + 1;
+    /* Busy processes, one spare, and room for processes told to exit that have not yet. */
+    sv->max_children = 2 * (size_t)config->concurrency + 1;
     sv->children = calloc(sv->max_children, sizeof *sv->children);
     pulp_backoff_init(&sv->spare_backoff, 250, 5000);
     pulp_supervisor_db_init(sv);

@@ -108,6 +108,12 @@ typedef struct supervisor {
     pending_reap_t reaps[MAX_PENDING_REAPS];
     size_t n_reaps;
 
+    /* The receiver's credit, the last time a message arrived, and since when the credit has
+     * been above zero: together they tell whether the queue is empty. */
+    int credit;
+    int64_t last_delivery_ms;
+    int64_t credit_since_ms;
+
     int stopping;
     int64_t grace_end_ms;
     int aborting;
@@ -122,6 +128,10 @@ void pulp_supervisor_send_task(supervisor_t *sv, const char *task_id);
 /* Recomputes the receiver's credit: free task slots, none while stopping or without the
  * database. */
 void pulp_supervisor_update_credit(supervisor_t *sv);
+
+/* Returns 1 when the receiver has had credit and no message for a few seconds: the queue
+ * holds no message that this worker could take. */
+int pulp_supervisor_queue_idle(const supervisor_t *sv);
 
 /* children.c */
 int pulp_children_busy(const supervisor_t *sv);

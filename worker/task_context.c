@@ -44,6 +44,11 @@ void pulp_task_context_on_signal(int signal_number)
     cancel_signaled = 1;
 }
 
+void pulp_task_context_reset_signals(void)
+{
+    cancel_signaled = 0;
+}
+
 int pulp_task_context_aborted(void)
 {
     return abort_signaled;

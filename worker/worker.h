@@ -61,6 +61,8 @@ size_t pulp_task_context_spawned(struct pulp_task_context *ctx,
 /* Signal handler for SIGUSR1 (cancel requested) and SIGUSR2 (the worker shuts down): only
  * sets a flag that pulp_task_cancel_requested() reads. */
 void pulp_task_context_on_signal(int signal_number);
+/* Forgets a cancel signal meant for the previous task of this process. */
+void pulp_task_context_reset_signals(void);
 /* Returns 1 when SIGUSR2 asked the task to stop because the worker shuts down. */
 int pulp_task_context_aborted(void);
 
