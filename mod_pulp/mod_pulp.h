@@ -62,6 +62,10 @@ int pulp_send_json(pulp_request_t *req, int http_status, json_object *value);
 /* Sends text, which must be a JSON document, with the given status; returns OK. */
 int pulp_send_json_text(pulp_request_t *req, int http_status, const char *text);
 
+/* Returns the first column of every row of result, each a JSON document, joined into one
+ * JSON array (allocated from the request pool). */
+const char *pulp_json_rows_text(pulp_request_t *req, const PGresult *result);
+
 /* Sends the first column of every row of result, each a JSON document, as one JSON array. */
 int pulp_send_json_rows(pulp_request_t *req, int http_status, const PGresult *result);
 

@@ -11,6 +11,7 @@
 #include "pulp_config_check.h"
 #include "pulp_db.h"
 #include "pulp_task.h"
+#include "repo_cache.h"
 #include "router.h"
 #include "search.h"
 
@@ -67,15 +68,40 @@ static void read_flags(pulp_request_t *req, json_object *body, int *importers, i
     pulp_body_boolean(body, "distributors", distributors, NULL);
 }
 
+/* Lists are served from the child's cache until a change is notified (see repo_cache.h). */
 static int list_repositories(pulp_request_t *req)
 {
+    pulp_error_t error = PULP_ERROR_INIT;
+    PGresult *result = NULL;
+    PGconn *db = pulp_request_db(req, &error);
+    unsigned long epoch;
+    const char *text;
     int importers;
     int distributors;
-    pulp_search_t search = { NULL, "repositories r", "r.id", repository_fields, always_fields };
+    int variant;
 
+    if (!db)
+        return pulp_send_error_clear(req, &error);
     read_flags(req, NULL, &importers, &distributors);
-    search.document_sql = pulp_repo_document_sql(req, importers, distributors);
-    return pulp_search_send(req, &search, NULL);
+    variant = importers * 2 + distributors;
+    pulp_repo_cache_drain(db);
+    text = pulp_repo_cache_get(variant, req->r->pool, &epoch);
+    if (text)
+        return pulp_send_json_text(req, HTTP_OK, text);
+
+    result = pulp_db_query_prepared(db, &error,
+                                    apr_pstrcat(req->r->pool, "SELECT (",
+                                                pulp_repo_document_sql(req, importers,
+                                                                       distributors),
+                                                ")::text FROM repositories r ORDER BY r.id",
+                                                NULL),
+                                    0, NULL);
+    if (!result)
+        return pulp_send_error_clear(req, &error);
+    text = pulp_json_rows_text(req, result);
+    PQclear(result);
+    pulp_repo_cache_put(variant, epoch, text);
+    return pulp_send_json_text(req, HTTP_OK, text);
 }
 
 static int search_repositories(pulp_request_t *req)

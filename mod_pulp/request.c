@@ -13,6 +13,7 @@
 
 #include "pulp_db.h"
 #include "pulp_json.h"
+#include "repo_cache.h"
 
 APLOG_USE_MODULE(pulp);
 
@@ -24,6 +25,9 @@ static apr_status_t release_db(void *data)
         return APR_SUCCESS;
 
     pulp_db_rollback(req->db);
+    /* Notifications would pile up in a connection that no list request reads. */
+    if (!pulp_db_connection_lost(req->db))
+        pulp_repo_cache_drain(req->db);
     if (pulp_db_connection_lost(req->db))
         apr_reslist_invalidate(req->config->db_pool, req->db);
     else
@@ -230,7 +234,7 @@ int pulp_send_json_text(pulp_request_t *req, int http_status, const char *text)
     return OK;
 }
 
-int pulp_send_json_rows(pulp_request_t *req, int http_status, const PGresult *result)
+const char *pulp_json_rows_text(pulp_request_t *req, const PGresult *result)
 {
     int rows = PQntuples(result);
     struct iovec *parts = apr_palloc(req->r->pool, sizeof *parts * (size_t)(2 * rows + 1));
@@ -251,7 +255,12 @@ int pulp_send_json_rows(pulp_request_t *req, int http_status, const PGresult *re
     }
     text = apr_pstrcatv(req->r->pool, parts, (apr_size_t)(rows == 0 ? 1 : 2 * rows + 1),
                         &length);
-    return pulp_send_json_text(req, http_status, text);
+    return text;
+}
+
+int pulp_send_json_rows(pulp_request_t *req, int http_status, const PGresult *result)
+{
+    return pulp_send_json_text(req, http_status, pulp_json_rows_text(req, result));
 }
 
 int pulp_request_flag(pulp_request_t *req, const char *name)

@@ -68,3 +68,22 @@ CREATE TABLE repo_publish_results (
     traceback           text
 );
 CREATE INDEX repo_publish_results_repo ON repo_publish_results (repo_id, distributor_id, started DESC);
+
+-- Every change of a repository, importer or distributor sends a notification on the channel
+-- pulp_repositories_changed when its transaction commits. httpd children LISTEN on it and
+-- drop their cached repository lists, so a client reads its own writes on every host.
+-- Statement-level, so that a statement touching many rows sends one notification, and
+-- PostgreSQL folds repeats within one transaction into one.
+CREATE FUNCTION pulp_notify_repositories_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('pulp_repositories_changed', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER repositories_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON repositories FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_repositories_changed();
+CREATE TRIGGER importers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON importers FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_repositories_changed();
+CREATE TRIGGER distributors_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON distributors FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_repositories_changed();

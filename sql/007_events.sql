@@ -6,3 +6,9 @@ CREATE TABLE event_listeners (
     event_types         text[] NOT NULL,
     created             timestamptz NOT NULL DEFAULT now()
 );
+
+-- Unit counts are part of the repository documents that httpd children cache: changes of
+-- associations notify like changes of repositories (the function is in 002_repositories.sql).
+CREATE TRIGGER repo_content_units_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON repo_content_units FOR EACH STATEMENT
+    EXECUTE FUNCTION pulp_notify_repositories_changed();

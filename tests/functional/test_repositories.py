@@ -1,6 +1,7 @@
 """Repositories through the REST API: create, read, list, search, update, delete, importers,
 distributors, sync and publish dispatch, history."""
 
+import subprocess
 import uuid
 
 import pytest
@@ -444,3 +445,34 @@ def test_history_bad_date(api, repo):
 def test_errors_have_pulp_body(api):
     response = api.get("repositories/no-such-repo/")
     assert ERROR_KEYS <= set(response.json())
+
+
+def listed(api, repo_id, flags=""):
+    documents = api.get(f"repositories/{flags}").json()
+    return next((document for document in documents if document["id"] == repo_id), None)
+
+
+def test_list_sees_own_writes(api):
+    repo_id = unique()
+    for flags in ("", "?details=true"):
+        api.get(f"repositories/{flags}")
+    create(api, repo_id, distributors=[yum_distributor(repo_id)])
+    assert listed(api, repo_id) is not None
+    api.put(f"repositories/{repo_id}/", json={"delta": {"display_name": "Renamed"}})
+    assert listed(api, repo_id)["display_name"] == "Renamed"
+    api.put(f"repositories/{repo_id}/distributors/yum/", json={"delta": {"auto_publish": True}})
+    assert listed(api, repo_id, "?details=true")["distributors"][0]["auto_publish"] is True
+
+
+def test_list_sees_database_changes(api, stack):
+    """A worker changes rows directly; the cached lists must follow at once."""
+    repo_id = unique()
+    create(api, repo_id)
+    assert listed(api, repo_id)["last_unit_added"] is None
+    subprocess.run(
+        ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"repo={repo_id}",
+         stack.settings["PULP_DATABASE"]],
+        input="UPDATE repositories SET last_unit_added = '2026-01-02T03:04:05Z'"
+              " WHERE id = :'repo';\n",
+        check=True, capture_output=True, text=True, timeout=30)
+    assert listed(api, repo_id)["last_unit_added"] == "2026-01-02T03:04:05Z"
