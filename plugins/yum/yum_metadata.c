@@ -54,6 +54,7 @@ pulp_status_t yum_decompress(const char *src, const char *dst, pulp_error_t *err
     struct archive_entry *entry;
     pulp_status_t status = PULP_OK;
     int fd = -1;
+    int result;
 
     if (!reader)
         return pulp_error_set(error, PULP_ERR_INTERNAL, "out of memory");
@@ -62,8 +63,8 @@ pulp_status_t yum_decompress(const char *src, const char *dst, pulp_error_t *err
     archive_read_support_format_empty(reader);
 
     if (archive_read_open_filename(reader, src, 65536) != ARCHIVE_OK) {
-        status = pulp_error_set(error, PULP_ERR_INVALID_VALUE, "could not read \"%s\": %s", src,
-                                archive_error_string(reader));
+        status = pulp_error_set(error, PULP_ERR_INVALID_VALUE, "could not decompress \"%s\": %s",
+                                src, archive_error_string(reader));
         goto end;
     }
 
@@ -75,8 +76,12 @@ pulp_status_t yum_decompress(const char *src, const char *dst, pulp_error_t *err
     }
 
     /* An empty file has no entry at all; its decompressed form is empty too. */
-    if (archive_read_next_header(reader, &entry) == ARCHIVE_OK)
+    result = archive_read_next_header(reader, &entry);
+    if (result == ARCHIVE_OK)
         status = copy_entry(reader, fd, src, dst, error);
+    else if (result != ARCHIVE_EOF)
+        status = pulp_error_set(error, PULP_ERR_INVALID_VALUE, "could not decompress \"%s\": %s",
+                                src, archive_error_string(reader));
 
 end:
     if (fd >= 0 && close(fd) != 0 && status == PULP_OK)

@@ -1,0 +1,356 @@
+/* Unit tests for the yum plugin's pure parts: configuration checks, URLs, decompression by
+ * content, published locations and symlink targets. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pulp_plugins.h"
+#include "pulp_storage.h"
+#include "plugins/yum/yum.h"
+#include "plugins/yum/yum_download.h"
+#include "plugins/yum/yum_tree.h"
+
+/* --- configuration ---------------------------------------------------------------------- */
+
+static pulp_status_t check_importer(const char *text, pulp_error_t *error)
+{
+    const pulp_importer_type_t *type = pulp_importer_type_find("yum_importer");
+    json_object *config = json_tokener_parse(text);
+    pulp_status_t status;
+
+    ck_assert_ptr_nonnull(type);
+    ck_assert_ptr_nonnull(config);
+    status = type->validate_config(config, error);
+    json_object_put(config);
+    return status;
+}
+
+static pulp_status_t check_distributor(const char *text, pulp_error_t *error)
+{
+    const pulp_distributor_type_t *type = pulp_distributor_type_find("yum_distributor");
+    json_object *config = json_tokener_parse(text);
+    pulp_status_t status;
+
+    ck_assert_ptr_nonnull(type);
+    status = type->validate_config(config, error);
+    json_object_put(config);
+    return status;
+}
+
+START_TEST(importer_accepts_full_config)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    ck_assert_int_eq(check_importer("{\"feed\": \"https://example.com/repo/\", \"validate\": true,"
+                                    " \"max_downloads\": 10, \"remove_missing\": \"true\","
+                                    " \"retain_old_count\": 0, \"skip\": [\"erratum\"],"
+                                    " \"basic_auth_username\": \"u\","
+                                    " \"basic_auth_password\": \"p\", \"read_timeout\": 5,"
+                                    " \"retries\": 0}", &error),
+                     PULP_OK);
+    pulp_error_clear(&error);
+}
+END_TEST
+
+START_TEST(importer_rejects_unknown_key)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    ck_assert_int_eq(check_importer("{\"feeds\": \"http://x/\"}", &error),
+                     PULP_ERR_UNSUPPORTED_VALUE);
+    ck_assert(strstr(error.message, "feeds") != NULL);
+    pulp_error_clear(&error);
+}
+END_TEST
+
+START_TEST(importer_rejects_bad_values)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    ck_assert_int_eq(check_importer("{\"feed\": \"not a url\"}", &error),
+                     PULP_ERR_INVALID_VALUE);
+    pulp_error_clear(&error);
+    ck_assert_int_eq(check_importer("{\"max_downloads\": 0}", &error), PULP_ERR_INVALID_VALUE);
+    pulp_error_clear(&error);
+    ck_assert_int_eq(check_importer("{\"type_skip_list\": [\"rpms\"]}", &error),
+                     PULP_ERR_INVALID_VALUE);
+    pulp_error_clear(&error);
+}
+END_TEST
+
+START_TEST(importer_requires_credential_pairs)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    json_object *names = NULL;
+
+    ck_assert_int_eq(check_importer("{\"basic_auth_username\": \"u\"}", &error),
+                     PULP_ERR_MISSING_VALUE);
+    ck_assert(strstr(error.message, "basic_auth_password") != NULL);
+    ck_assert(json_object_object_get_ex(error.data, "property_names", &names));
+    ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(names, 0)),
+                     "basic_auth_password");
+    pulp_error_clear(&error);
+    ck_assert_int_eq(check_importer("{\"proxy_password\": \"p\"}", &error),
+                     PULP_ERR_MISSING_VALUE);
+    pulp_error_clear(&error);
+    ck_assert_int_eq(check_importer("{\"proxy_port\": 3128}", &error), PULP_ERR_MISSING_VALUE);
+    pulp_error_clear(&error);
+    ck_assert_int_eq(check_importer("{\"proxy_host\": \"proxy\"}", &error), PULP_OK);
+    pulp_error_clear(&error);
+}
+END_TEST
+
+START_TEST(distributor_requires_keys)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    ck_assert_int_eq(check_distributor("{\"relative_url\": \"a/b\", \"http\": true,"
+                                       " \"https\": false, \"checksum_type\": \"sha1\"}",
+                                       &error),
+                     PULP_OK);
+    ck_assert_int_eq(check_distributor("{\"http\": true, \"https\": false}", &error),
+                     PULP_ERR_MISSING_VALUE);
+    pulp_error_clear(&error);
+    ck_assert_int_eq(check_distributor("{\"relative_url\": \"../x\", \"http\": true,"
+                                       " \"https\": false}", &error),
+                     PULP_ERR_INVALID_VALUE);
+    pulp_error_clear(&error);
+    ck_assert_int_eq(check_distributor("{\"relative_url\": \"x\", \"http\": true,"
+                                       " \"https\": false, \"checksum_type\": \"crc\"}", &error),
+                     PULP_ERR_INVALID_VALUE);
+    pulp_error_clear(&error);
+}
+END_TEST
+
+START_TEST(content_types_registered)
+{
+    static const char *const types[] = {
+        "rpm", "srpm", "erratum", "package_group", "package_category", "package_environment",
+        "yum_repo_metadata_file",
+    };
+
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        ck_assert_ptr_nonnull(pulp_content_type_find(types[i]));
+}
+END_TEST
+
+/* --- URLs --------------------------------------------------------------------------------- */
+
+START_TEST(url_join_adds_slash)
+{
+    char out[256];
+
+    ck_assert_int_eq(pulp_download_url_join("http://h/repo", "repodata/repomd.xml", out,
+                                            sizeof out, NULL), PULP_OK);
+    ck_assert_str_eq(out, "http://h/repo/repodata/repomd.xml");
+    ck_assert_int_eq(pulp_download_url_join("http://h/repo/", "a.rpm", out, sizeof out, NULL),
+                     PULP_OK);
+    ck_assert_str_eq(out, "http://h/repo/a.rpm");
+}
+END_TEST
+
+START_TEST(url_join_encodes_path)
+{
+    char out[256];
+
+    ck_assert_int_eq(pulp_download_url_join("http://h/", "P/a b%c#d?e+f.rpm", out, sizeof out,
+                                            NULL), PULP_OK);
+    ck_assert_str_eq(out, "http://h/P/a%20b%25c%23d%3Fe+f.rpm");
+}
+END_TEST
+
+START_TEST(url_join_too_long)
+{
+    char out[16];
+
+    ck_assert_int_eq(pulp_download_url_join("http://h/", "abcdefghijklmnop", out, sizeof out,
+                                            NULL), PULP_ERR_INVALID_VALUE);
+}
+END_TEST
+
+START_TEST(url_origin_parts)
+{
+    char out[128];
+
+    pulp_download_url_origin("HTTP://Example.COM/repo/", out, sizeof out);
+    ck_assert_str_eq(out, "http://example.com:80");
+    pulp_download_url_origin("https://h:8443/x", out, sizeof out);
+    ck_assert_str_eq(out, "https://h:8443");
+    pulp_download_url_origin("http://127.0.0.2:8080/P/a.rpm", out, sizeof out);
+    ck_assert_str_eq(out, "http://127.0.0.2:8080");
+    pulp_download_url_origin("not a url", out, sizeof out);
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* --- decompression ---------------------------------------------------------------------- */
+
+static const char *const compressors[] = { "cat", "gzip -c", "bzip2 -c", "xz -c", "zstd -q -c" };
+
+/* Every compression is read by content: the files carry no suffix. */
+START_TEST(decompress_detects_content)
+{
+    char dir[] = "/tmp/pulp-test-yum-XXXXXX";
+    char command[512];
+    char source[256];
+    char output[256];
+    char text[64] = { 0 };
+    FILE *in;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(source, sizeof source, "%s/input", dir);
+    snprintf(output, sizeof output, "%s/output", dir);
+    snprintf(command, sizeof command, "printf '<metadata/>\\n' | %s > %s", compressors[_i],
+             source);
+    ck_assert_int_eq(system(command), 0);
+
+    ck_assert_int_eq(yum_decompress(source, output, NULL), PULP_OK);
+    in = fopen(output, "r");
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(fgets(text, sizeof text, in));
+    fclose(in);
+    ck_assert_str_eq(text, "<metadata/>\n");
+    pulp_storage_remove_tree(dir, NULL);
+}
+END_TEST
+
+START_TEST(decompress_reports_corruption)
+{
+    char dir[] = "/tmp/pulp-test-yum-XXXXXX";
+    char command[512];
+    char source[256];
+    char output[256];
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(source, sizeof source, "%s/input", dir);
+    snprintf(output, sizeof output, "%s/output", dir);
+    /* A gzip stream cut in half. */
+    snprintf(command, sizeof command, "seq 1 20000 | gzip -c | head -c 2000 > %s", source);
+    ck_assert_int_eq(system(command), 0);
+
+    ck_assert_int_ne(yum_decompress(source, output, &error), PULP_OK);
+    ck_assert(strstr(error.message, "could not decompress") != NULL);
+    pulp_storage_remove_tree(dir, NULL);
+}
+END_TEST
+
+/* --- published layout ------------------------------------------------------------------- */
+
+START_TEST(package_location_by_letter)
+{
+    char out[256];
+
+    yum_package_location("tapir-2.0-1.noarch.rpm", out, sizeof out);
+    ck_assert_str_eq(out, "Packages/t/tapir-2.0-1.noarch.rpm");
+    yum_package_location("NetworkManager-1.0-1.x86_64.rpm", out, sizeof out);
+    ck_assert_str_eq(out, "Packages/n/NetworkManager-1.0-1.x86_64.rpm");
+}
+END_TEST
+
+START_TEST(package_target_reaches_store)
+{
+    char out[512];
+
+    yum_tree_package_target("content/rpm/ab/abcd/x.rpm", out, sizeof out);
+    ck_assert_str_eq(out, "../../../../../../../../content/rpm/ab/abcd/x.rpm");
+}
+END_TEST
+
+START_TEST(master_dir_rejects_bad_ids)
+{
+    char out[512];
+
+    ck_assert_int_eq(yum_tree_master_dir("/s", "zoo", "yum", out, sizeof out, NULL), PULP_OK);
+    ck_assert_str_eq(out, "/s/published/yum/master/zoo/yum");
+    ck_assert_int_eq(yum_tree_master_dir("/s", "..", "yum", out, sizeof out, NULL),
+                     PULP_ERR_INVALID_VALUE);
+    ck_assert_int_eq(yum_tree_master_dir("/s", "a/b", "yum", out, sizeof out, NULL),
+                     PULP_ERR_INVALID_VALUE);
+}
+END_TEST
+
+/* A tree served at a nested relative URL resolves through the relative symlink. */
+START_TEST(serve_links_relative_url)
+{
+    char storage[] = "/tmp/pulp-test-yum-XXXXXX";
+    char path[512];
+    pulp_error_t error = PULP_ERROR_INIT;
+    FILE *out;
+
+    ck_assert_ptr_nonnull(mkdtemp(storage));
+    snprintf(path, sizeof path, "%s/published/yum/master/zoo/yum/t1/repodata", storage);
+    ck_assert_int_eq(pulp_storage_mkdirs(path, 0755, NULL), PULP_OK);
+    strcat(path, "/repomd.xml");
+    out = fopen(path, "w");
+    fputs("repomd", out);
+    fclose(out);
+
+    ck_assert_int_eq(yum_tree_serve(storage, "http", "a/b/zoo", "zoo", "yum", "t1", &error),
+                     PULP_OK);
+    snprintf(path, sizeof path, "%s/published/yum/http/repos/a/b/zoo/repodata/repomd.xml",
+             storage);
+    ck_assert_int_eq(access(path, R_OK), 0);
+
+    ck_assert_int_eq(yum_tree_serve(storage, "http", "a/b/zoo/inner", "other", "yum", "t1",
+                                    &error), PULP_ERR_CONFLICT);
+    ck_assert(strstr(error.message, "published by another repository") != NULL);
+    ck_assert_int_eq(yum_tree_unserve(storage, "http", "a/b/zoo", "other", "yum", &error),
+                     PULP_OK);
+    ck_assert_int_eq(access(path, R_OK), 0);
+    ck_assert_int_eq(yum_tree_unserve(storage, "http", "a/b/zoo", "zoo", "yum", &error),
+                     PULP_OK);
+    ck_assert_int_ne(access(path, R_OK), 0);
+    snprintf(path, sizeof path, "%s/published/yum/http/repos/a", storage);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    pulp_storage_remove_tree(storage, NULL);
+}
+END_TEST
+
+static Suite *yum_suite(void)
+{
+    Suite *suite = suite_create("yum");
+    TCase *config = tcase_create("config");
+    TCase *urls = tcase_create("urls");
+    TCase *metadata = tcase_create("metadata");
+    TCase *layout = tcase_create("layout");
+
+    tcase_add_test(config, importer_accepts_full_config);
+    tcase_add_test(config, importer_rejects_unknown_key);
+    tcase_add_test(config, importer_rejects_bad_values);
+    tcase_add_test(config, importer_requires_credential_pairs);
+    tcase_add_test(config, distributor_requires_keys);
+    tcase_add_test(config, content_types_registered);
+    suite_add_tcase(suite, config);
+
+    tcase_add_test(urls, url_join_adds_slash);
+    tcase_add_test(urls, url_join_encodes_path);
+    tcase_add_test(urls, url_join_too_long);
+    tcase_add_test(urls, url_origin_parts);
+    suite_add_tcase(suite, urls);
+
+    tcase_add_loop_test(metadata, decompress_detects_content, 0,
+                        sizeof compressors / sizeof compressors[0]);
+    tcase_add_test(metadata, decompress_reports_corruption);
+    suite_add_tcase(suite, metadata);
+
+    tcase_add_test(layout, package_location_by_letter);
+    tcase_add_test(layout, package_target_reaches_store);
+    tcase_add_test(layout, master_dir_rejects_bad_ids);
+    tcase_add_test(layout, serve_links_relative_url);
+    suite_add_tcase(suite, layout);
+    return suite;
+}
+
+int main(void)
+{
+    SRunner *runner = srunner_create(yum_suite());
+    int failed;
+
+    srunner_run_all(runner, CK_NORMAL);
+    failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
