@@ -37,6 +37,9 @@ typedef struct cache_entry {
 static cache_entry_t cache[CACHE_SLOTS];
 static unsigned char cache_salt[16];
 static apr_thread_mutex_t *cache_mutex;
+/* A hash verified for unknown logins, with its result ignored, so that they take as long to
+ * reject as wrong passwords and response times do not tell which logins exist. */
+static char decoy_hash[256];
 
 /* One round trip: the user's hash and generation, and whether any permission of the user or
  * of one of the user's roles grants the operation on the path or on one of its ancestors. */
@@ -58,6 +61,9 @@ void pulp_auth_child_init(apr_pool_t *pool)
     if (apr_generate_random_bytes(cache_salt, sizeof cache_salt) != APR_SUCCESS)
         ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, pool,
                       "could not draw a random salt for the credential cache");
+    /* The decoy's password does not matter: the result of verifying it is ignored. */
+    if (pulp_password_hash("decoy", decoy_hash, sizeof decoy_hash) != 0)
+        decoy_hash[0] = '\0';
     rv = apr_thread_mutex_create(&cache_mutex, APR_THREAD_MUTEX_DEFAULT, pool);
     if (rv != APR_SUCCESS) {
         /* Without the mutex the cache stays off and every request verifies the hash. */
@@ -185,6 +191,7 @@ int pulp_auth_check(pulp_request_t *req, pulp_operation_t operation)
         goto end;
     }
     if (PQntuples(result) != 1) {
+        pulp_password_verify(password, decoy_hash);
         status = send_unauthorized(req, apr_psprintf(req->r->pool,
             "authentication failed for user \"%s\": invalid login or password", login));
         goto end;
