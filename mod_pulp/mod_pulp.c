@@ -104,8 +104,8 @@ static const char *make_request_id(request_rec *r)
 }
 
 /* Every API path ends in "/". A path without it gets a 404 whose message names the path with
- * the slash when that path exists, instead of the redirect Pulp 2's Django answered with: a
- * redirect would turn a POST into a GET in most clients. */
+ * the slash when that path exists. Pulp 2's Django sent a redirect instead, which most clients
+ * follow by turning a POST into a GET. */
 static int send_not_found(pulp_request_t *req)
 {
     const pulp_route_t *route = NULL;

@@ -6,8 +6,8 @@
  * tables' triggers notify at commit (sql/002_repositories.sql). A request reads the
  * notifications that its connection received before it looks at the cache. Since the
  * request's credential check is a query on the same connection, and PostgreSQL delivers a
- * pending notification to an idle session before it answers that session's next query, any
- * change committed before the request began has been seen: a client always reads its own
+ * pending notification to an idle session before it executes that session's next query, any
+ * change committed before the request began has been seen. So a client always reads its own
  * writes, on every host. */
 #ifndef PULP_REPO_CACHE_H
 #define PULP_REPO_CACHE_H

@@ -373,8 +373,8 @@ static pulp_status_t apply_update(pulp_request_t *req, const char *repo_id, json
 }
 
 /* Configuration changes are applied at once, in one transaction with the other changes, and
- * answered 200 with the repository: no task is needed, since a running sync or publish read
- * its configuration when it started. */
+ * the response is 200 with the repository. No task is needed, because a running sync or
+ * publish read its configuration when it started. */
 static int update_repository(pulp_request_t *req)
 {
     pulp_error_t error = PULP_ERROR_INIT;

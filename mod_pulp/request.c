@@ -316,8 +316,8 @@ int pulp_send_error(pulp_request_t *req, const pulp_error_t *error)
     json_object *body;
     json_object *inner;
 
-    /* An input filter that failed (LimitRequestBody) has answered already, through httpd's
-     * error response and the JSON error filter. */
+    /* An input filter that failed (LimitRequestBody) has sent the response already, through
+     * httpd's error response and the JSON error filter. */
     if (req->r->eos_sent)
         return OK;
     /* The rest of an oversized body stays unread: close the connection instead of reading it. */
