@@ -1,8 +1,8 @@
 /* HTTP Basic authentication and permission checks for every route but the anonymous ones.
  *
  * Verifying a yescrypt hash takes tens of milliseconds by design, so each httpd child keeps
- * a small cache of credentials it has verified: the key is a salted SHA-1 of login and
- * password (the password itself is never stored), the value the user's generation. Every
+ * a small cache of credentials it has verified. The key is a salted SHA-1 of login and
+ * password, so the password itself is never stored, and the value is the user's generation. Every
  * request still runs one query that reads the user's current generation together with the
  * permission decision; users.generation is bumped on every change of a user, so a new
  * password or a removed user takes effect at the next request, in every child at once.

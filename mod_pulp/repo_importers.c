@@ -2,7 +2,7 @@
  * id, as in Pulp 2).
  *
  * Adding, updating and removing an importer are changes of configuration rows only, so the
- * API applies them at once and answers 202 with a call report whose task is already finished
+ * API applies them at once and returns 202 with a call report whose task is already finished
  * and carries the result, the shape that Pulp 2 clients wait for. */
 #include "repositories.h"
 

@@ -1,4 +1,4 @@
--- Event listeners: who is told when a sync or publish starts or finishes.
+-- Event listeners: the sinks notified when a sync or publish starts or finishes.
 CREATE TABLE event_listeners (
     id                  uuid PRIMARY KEY,
     notifier_type_id    text NOT NULL CHECK (notifier_type_id IN ('http', 'email', 'amqp')),
