@@ -1,5 +1,6 @@
-/* Unit tests of the routing table: matching, parameters, 404 and 405, and the properties every
- * route must have (a trailing slash, authentication, no duplicate). */
+/* Unit tests of the routing table: matching, parameters, 404 and 405, the properties every
+ * route must have (a trailing slash, authentication, no duplicate), and the ids that paths and
+ * bodies may carry. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
+#include "mod_pulp/body.h"
 #include "mod_pulp/router.h"
 
 static apr_pool_t *pool;
@@ -176,6 +178,28 @@ START_TEST(every_route_reachable)
 }
 END_TEST
 
+START_TEST(ids_validated)
+{
+    char longest[257];
+
+    ck_assert(pulp_id_is_valid("zoo"));
+    ck_assert(pulp_id_is_valid("a.b-c_D9"));
+    ck_assert(pulp_id_is_valid("...x"));
+    ck_assert(!pulp_id_is_valid(NULL));
+    ck_assert(!pulp_id_is_valid(""));
+    ck_assert(!pulp_id_is_valid("."));
+    ck_assert(!pulp_id_is_valid(".."));
+    ck_assert(!pulp_id_is_valid("../x"));
+    ck_assert(!pulp_id_is_valid("a b"));
+    ck_assert(!pulp_id_is_valid("a/b"));
+    memset(longest, 'a', 256);
+    longest[256] = '\0';
+    ck_assert(!pulp_id_is_valid(longest));
+    longest[255] = '\0';
+    ck_assert(pulp_id_is_valid(longest));
+}
+END_TEST
+
 START_TEST(operation_names)
 {
     ck_assert_str_eq(pulp_operation_name(PULP_OPERATION_READ), "READ");
@@ -201,6 +225,7 @@ static Suite *router_suite(void)
     tcase_add_test(tcase, only_status_anonymous);
     tcase_add_test(tcase, no_duplicate_routes);
     tcase_add_test(tcase, every_route_reachable);
+    tcase_add_test(tcase, ids_validated);
     tcase_add_test(tcase, operation_names);
     suite_add_tcase(suite, tcase);
     return suite;
