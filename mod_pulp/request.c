@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/uio.h>
 
 #include <apr_strings.h>
@@ -16,6 +17,10 @@
 #include "repo_cache.h"
 
 APLOG_USE_MODULE(pulp);
+
+/* Broken pooled connections dropped before a request gives up; a child holds at most one
+ * connection per thread, and the event MPM's default is 25 threads per child. */
+#define MAX_ACQUIRE_ATTEMPTS 64
 
 static apr_status_t release_db(void *data)
 {
@@ -36,6 +41,22 @@ static apr_status_t release_db(void *data)
     return APR_SUCCESS;
 }
 
+/* Reads whatever the server sent to an idle connection, without a round trip, and returns 0
+ * when that ends the connection. A server that shut down sent an error message and then
+ * closed the socket: the first read returns the message, a later one the end of the stream. */
+static int connection_alive(PGconn *conn)
+{
+    struct pollfd readable = { PQsocket(conn), POLLIN, 0 };
+
+    for (int read = 0; read < 4; read++) {
+        if (PQstatus(conn) != CONNECTION_OK || PQconsumeInput(conn) == 0)
+            return 0;
+        if (poll(&readable, 1, 0) <= 0)
+            break;
+    }
+    return PQstatus(conn) == CONNECTION_OK;
+}
+
 PGconn *pulp_request_db(pulp_request_t *req, pulp_error_t *error)
 {
     void *resource = NULL;
@@ -48,15 +69,17 @@ PGconn *pulp_request_db(pulp_request_t *req, pulp_error_t *error)
         return NULL;
     }
 
-    /* A pooled connection whose server went away is only noticed on use: drop it and open a
-     * fresh one, at most once per request. */
-    for (int attempt = 0; attempt < 2; attempt++) {
+    /* A pooled connection whose server went away (a PostgreSQL restart) has received the
+     * server's last message and the end of the stream: reading what is pending, without a
+     * round trip, marks it broken. Drop such connections until a live one comes; the last
+     * attempt opens a new one, since every pooled connection may be dead. */
+    for (int attempt = 0; attempt < MAX_ACQUIRE_ATTEMPTS; attempt++) {
         rv = apr_reslist_acquire(req->config->db_pool, &resource);
         if (rv != APR_SUCCESS) {
             pulp_error_set(error, PULP_ERR_UNAVAILABLE, "could not connect to the database");
             return NULL;
         }
-        if (PQstatus(resource) == CONNECTION_OK)
+        if (connection_alive(resource))
             break;
         apr_reslist_invalidate(req->config->db_pool, resource);
         resource = NULL;
