@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pulp_db.h"
 
@@ -58,38 +59,51 @@ end:
 }
 
 static const char held_resources_sql[] =
-    "SELECT resources || shared_resources FROM tasks"
+    "SELECT resources, shared_resources FROM tasks"
     " WHERE task_id = $1 AND cardinality(resources || shared_resources) > 0";
 
 /* The resources are a parameter, not a subquery, so that the planner uses the partial GIN
  * indexes on the waiting tasks' resources instead of reading every waiting task. */
 static const char handoff_sql[] =
     "SELECT t.task_id FROM tasks t"
-    " WHERE t.state = 'waiting' AND (t.resources && $1::text[] OR t.shared_resources && $1)"
+    " WHERE t.state = 'waiting'"
+    " AND (t.resources && ($1::text[] || $2::text[]) OR t.shared_resources && ($1 || $2))"
     " AND NOT " PULP_TASK_BLOCKED_SQL
-    " ORDER BY t.seq LIMIT $2";
+    " ORDER BY t.seq LIMIT $3";
 
 pulp_status_t pulp_task_handoff(PGconn *conn, const char *task_id,
                                 char (*ids)[PULP_UUID_LENGTH + 1], size_t max_ids,
                                 size_t *n_ids, pulp_error_t *error)
 {
-    char limit[32];
-    const char *params[2] = { task_id, limit };
+    const char *params[1] = { task_id };
     PGresult *held;
-    PGresult *result;
+    pulp_status_t status = PULP_OK;
 
     *n_ids = 0;
     held = pulp_db_query(conn, error, held_resources_sql, 1, params);
     if (!held)
         return error->status;
-    if (PQntuples(held) == 0) {
-        PQclear(held);
-        return PULP_OK;
-    }
-    snprintf(limit, sizeof limit, "%zu", max_ids);
-    params[0] = PQgetvalue(held, 0, 0);
-    result = pulp_db_query(conn, error, handoff_sql, 2, params);
+    if (PQntuples(held) == 1)
+        status = pulp_task_handoff_for(conn, PQgetvalue(held, 0, 0), PQgetvalue(held, 0, 1), ids,
+                                       max_ids, n_ids, error);
     PQclear(held);
+    return status;
+}
+
+pulp_status_t pulp_task_handoff_for(PGconn *conn, const char *resources,
+                                    const char *shared_resources,
+                                    char (*ids)[PULP_UUID_LENGTH + 1], size_t max_ids,
+                                    size_t *n_ids, pulp_error_t *error)
+{
+    char limit[32];
+    const char *params[3] = { resources, shared_resources, limit };
+    PGresult *result;
+
+    *n_ids = 0;
+    if (strcmp(resources, "{}") == 0 && strcmp(shared_resources, "{}") == 0)
+        return PULP_OK;
+    snprintf(limit, sizeof limit, "%zu", max_ids);
+    result = pulp_db_query(conn, error, handoff_sql, 3, params);
     if (!result)
         return error->status;
     for (int row = 0; row < PQntuples(result) && *n_ids < max_ids; row++)

@@ -65,6 +65,13 @@ pulp_status_t pulp_task_handoff(PGconn *conn, const char *task_id,
                                 char (*ids)[PULP_UUID_LENGTH + 1], size_t max_ids,
                                 size_t *n_ids, pulp_error_t *error);
 
+/* Same as pulp_task_handoff, for a task whose resources are known: resources and
+ * shared_resources are PostgreSQL text[] literals. No query runs when both are empty. */
+pulp_status_t pulp_task_handoff_for(PGconn *conn, const char *resources,
+                                    const char *shared_resources,
+                                    char (*ids)[PULP_UUID_LENGTH + 1], size_t max_ids,
+                                    size_t *n_ids, pulp_error_t *error);
+
 typedef enum {
     /* A waiting task is now canceled. */
     PULP_TASK_CANCELED_WAITING,

@@ -23,6 +23,10 @@
 
 #define SPARE_RETRY_INITIAL_MS 250
 #define SPARE_RETRY_MAX_MS 5000
+/* A new spare is forked only after a slot has been free without one for this long: a task
+ * process that ends its task comes back as the spare, and a fork and a new database session
+ * started at once would compete with the claim of the task just handed out. */
+#define SPARE_DELAY_MS 100
 
 int pulp_children_busy(const supervisor_t *sv)
 {
@@ -100,13 +104,19 @@ static child_t *spawn(supervisor_t *sv)
 
 void pulp_children_ensure_spare(supervisor_t *sv)
 {
-    if (sv->stopping || !sv->db_ready || find_spare(sv))
+    int64_t now = pulp_monotonic_ms();
+
+    if (sv->stopping || !sv->db_ready || find_spare(sv) ||
+        pulp_children_busy(sv) >= sv->config->concurrency) {
+        sv->spare_needed_ms = 0;
         return;
-    if (pulp_children_busy(sv) >= sv->config->concurrency)
+    }
+    if (sv->spare_needed_ms == 0)
+        sv->spare_needed_ms = now;
+    if (now < sv->spare_retry_ms || now - sv->spare_needed_ms < SPARE_DELAY_MS)
         return;
-    if (pulp_monotonic_ms() < sv->spare_retry_ms)
-        return;
-    spawn(sv);
+    if (spawn(sv))
+        sv->spare_needed_ms = 0;
 }
 
 static int send_line(child_t *child, const char *line)
@@ -346,8 +356,13 @@ int64_t pulp_children_next_deadline(const supervisor_t *sv)
         if (at && at != INT64_MAX && at < deadline)
             deadline = at;
     }
-    if (!sv->stopping && sv->spare_retry_ms > pulp_monotonic_ms() &&
-        sv->spare_retry_ms < deadline)
-        deadline = sv->spare_retry_ms;
+    if (!sv->stopping && sv->spare_needed_ms) {
+        int64_t at = sv->spare_needed_ms + SPARE_DELAY_MS;
+
+        if (sv->spare_retry_ms > at)
+            at = sv->spare_retry_ms;
+        if (at < deadline)
+            deadline = at;
+    }
     return deadline;
 }

@@ -1,15 +1,15 @@
-/* The task process: one forked child of the supervisor per task.
+/* The task process: a forked child of the supervisor that runs one task at a time.
  *
  * It opens its own database session before it gets a task, so a task starts without the
  * cost of a connection. Then, for the task id the supervisor writes on the shared socket:
  *
- * 1. it takes the task's liveness lock (pg_try_advisory_lock): a task is "running" only
- *    while its process holds it, which is how the reapers tell a dead task from a live one;
- * 2. in one transaction it locks the row (FOR UPDATE SKIP LOCKED), checks that the task is
- *    waiting and that no unfinished task with a lower seq conflicts with it, takes the
- *    resource locks and marks it running; the supervisor accepts the message only after
- *    this transaction ends, whatever it decided;
- * 3. it runs the task kind, writes the final state, result and error in one statement,
+ * 1. in one transaction it locks the row (FOR UPDATE SKIP LOCKED), takes the task's liveness
+ *    lock, checks that the task is waiting and that no unfinished task with a lower seq
+ *    conflicts with it, takes the resource locks and marks it running (claim.c). A task is
+ *    "running" only while its process holds the liveness lock, which is how the reapers
+ *    tell a dead task from a live one. The supervisor accepts the message only after this
+ *    transaction ends, whatever it decided;
+ * 2. it runs the task kind, writes the final state, result and error in one statement,
  *    releases its locks, and reports the waiting tasks that may start now (the hand-off).
  *
  * Then it reports "ready" and waits for the next task id, unless it ran many tasks already or
@@ -49,12 +49,6 @@ typedef struct runner {
     /* Resident memory once connected, before any task. */
     long baseline_kib;
 } runner_t;
-
-typedef enum {
-    CLAIM_CLAIMED,
-    CLAIM_SKIPPED,
-    CLAIM_FAILED,
-} claim_outcome_t;
 
 /* --- talking to the supervisor -------------------------------------------------------------- */
 
@@ -125,110 +119,34 @@ static long resident_kib(void)
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-/* --- claim ---------------------------------------------------------------------------------- */
-
-static const char liveness_lock_sql[] =
-    "SELECT pg_try_advisory_lock(" PULP_TASK_LIVENESS_KEY_SQL("$1") ")";
-
-static const char claim_check_sql[] =
-    "SELECT t.state, t.task_type, t.args, t.resources, t.shared_resources,"
-    " " PULP_TASK_BLOCKED_SQL " AS blocked"
-    " FROM tasks t WHERE t.task_id = $1 FOR UPDATE OF t SKIP LOCKED";
-
-/* Resource locks, exclusive or shared, in key order so that no two processes wait for each
- * other. A resource named in both lists is locked exclusively. They use a key space of their
- * own ('run:'), apart from the short transaction locks of dispatch, so that a dispatch never
- * waits for a running task. */
-static const char resource_lock_sql[] =
-    "SELECT count(CASE WHEN exclusive THEN pg_advisory_lock(key)::text"
-    "                  ELSE pg_advisory_lock_shared(key)::text END)"
-    " FROM (SELECT key, bool_or(exclusive) AS exclusive FROM ("
-    "         SELECT hashtextextended('run:' || r, 0) AS key, true AS exclusive"
-    "         FROM unnest($1::text[]) AS r"
-    "         UNION ALL"
-    "         SELECT hashtextextended('run:' || r, 0), false FROM unnest($2::text[]) AS r"
-    "       ) AS wanted GROUP BY key ORDER BY key) AS keys";
-
-static const char mark_running_sql[] =
-    "UPDATE tasks SET state = 'running', worker_name = $2, start_time = clock_timestamp()"
-    " WHERE task_id = $1";
-
-static int query_bool(runner_t *runner, const char *sql, int *value, pulp_error_t *error)
+/* Opens a new session after the one opened before the task arrived was lost (the server
+ * restarted meanwhile); no lock was held on it yet. Returns 1 on success. */
+static int reconnect(runner_t *runner)
 {
-    const char *params[1] = { runner->task_id };
-    PGresult *result = pulp_db_query(runner->db, error, sql, 1, params);
+    pulp_error_t error = PULP_ERROR_INIT;
 
-    if (!result)
-        return -1;
-    *value = strcmp(PQgetvalue(result, 0, 0), "t") == 0;
-    PQclear(result);
-    return 0;
+    PQclear(runner->row);
+    runner->row = NULL;
+    PQfinish(runner->db);
+    runner->db = pulp_db_connect(runner->config->database, "pulp-worker task", &error);
+    if (!runner->db)
+        pulp_log_error("%s", error.message);
+    pulp_error_clear(&error);
+    return runner->db != NULL;
 }
 
-/* Checks the locked row; returns CLAIM_CLAIMED when the task may start now. */
-static claim_outcome_t check_row(runner_t *runner, char *reason, size_t reason_size)
+/* Claims the task; after a session lost while waiting for it (the server restarted), tries
+ * once more on a new session, which held no lock yet. */
+static pulp_claim_outcome_t claim(runner_t *runner, char *reason, size_t reason_size,
+                                  pulp_error_t *error)
 {
-    const char *state;
+    pulp_claim_outcome_t outcome = pulp_worker_claim(runner->db, runner->task_id,
+                                                     runner->worker_name, &runner->row, reason,
+                                                     reason_size, error);
 
-    if (PQntuples(runner->row) == 0) {
-        snprintf(reason, reason_size, "the task does not exist or its row is locked");
-        return CLAIM_SKIPPED;
-    }
-    state = PQgetvalue(runner->row, 0, 0);
-    if (strcmp(state, "waiting") != 0) {
-        snprintf(reason, reason_size, "the task is already %s", state);
-        return CLAIM_SKIPPED;
-    }
-    if (strcmp(pulp_db_value(runner->row, 0, "blocked"), "t") == 0) {
-        snprintf(reason, reason_size, "an earlier task holds one of its resources");
-        return CLAIM_SKIPPED;
-    }
-    return CLAIM_CLAIMED;
-}
-
-static claim_outcome_t claim_in_transaction(runner_t *runner, char *reason, size_t reason_size,
-                                            pulp_error_t *error)
-{
-    const char *id_params[1] = { runner->task_id };
-    const char *lock_params[2];
-    const char *run_params[2] = { runner->task_id, runner->worker_name };
-    claim_outcome_t outcome;
-
-    if (pulp_db_begin(runner->db, error) != PULP_OK)
-        return CLAIM_FAILED;
-    runner->row = pulp_db_query(runner->db, error, claim_check_sql, 1, id_params);
-    if (!runner->row)
-        return CLAIM_FAILED;
-    outcome = check_row(runner, reason, reason_size);
-    if (outcome != CLAIM_CLAIMED)
-        return outcome;
-
-    lock_params[0] = pulp_db_value(runner->row, 0, "resources");
-    lock_params[1] = pulp_db_value(runner->row, 0, "shared_resources");
-    if (pulp_db_command(runner->db, error, resource_lock_sql, 2, lock_params) != PULP_OK ||
-        pulp_db_command(runner->db, error, mark_running_sql, 2, run_params) != PULP_OK ||
-        pulp_db_commit(runner->db, error) != PULP_OK)
-        return CLAIM_FAILED;
-    return CLAIM_CLAIMED;
-}
-
-static claim_outcome_t claim(runner_t *runner, char *reason, size_t reason_size,
-                             pulp_error_t *error)
-{
-    int locked = 0;
-    claim_outcome_t outcome;
-
-    if (query_bool(runner, liveness_lock_sql, &locked, error) != 0)
-        return CLAIM_FAILED;
-    if (!locked) {
-        snprintf(reason, reason_size, "another process holds the task");
-        return CLAIM_SKIPPED;
-    }
-    outcome = claim_in_transaction(runner, reason, reason_size, error);
-    if (outcome != CLAIM_CLAIMED) {
-        pulp_db_rollback(runner->db);
-        pulp_db_command(runner->db, NULL, "SELECT pg_advisory_unlock_all()", 0, NULL);
-    }
+    if (outcome == PULP_CLAIM_FAILED && pulp_db_connection_lost(runner->db) && reconnect(runner))
+        outcome = pulp_worker_claim(runner->db, runner->task_id, runner->worker_name,
+                                    &runner->row, reason, reason_size, error);
     return outcome;
 }
 
@@ -281,12 +199,8 @@ static void explain_stop(runner_t *runner, pulp_error_t *error)
                        "the task stopped because its database session ended: %s", cause);
 }
 
-static const char finish_sql[] =
-    "UPDATE tasks SET state = $2, result = $3::jsonb, error = $4::jsonb,"
-    " progress_report = coalesce($5::jsonb, progress_report), finish_time = clock_timestamp()"
-    " WHERE task_id = $1 AND state = 'running'";
-
-/* Writes the final state in one statement; returns -1 when the database is gone. */
+/* Writes the final state and releases the task's locks; returns -1 on failure, after which
+ * the process must exit so that its session, and the locks, end. */
 static int store_outcome(runner_t *runner, pulp_task_context_t *ctx, const char *state,
                          json_object *result, const pulp_error_t *task_error)
 {
@@ -304,8 +218,8 @@ static int store_outcome(runner_t *runner, pulp_task_context_t *ctx, const char 
     params[3] = error_json;
     params[4] = pulp_task_context_progress(ctx);
 
-    pulp_db_rollback(runner->db);
-    if (pulp_db_command(runner->db, &error, finish_sql, 5, params) != PULP_OK) {
+    if (pulp_worker_finish(runner->db, params[0], params[1], params[2], params[3], params[4],
+                           &error) != PULP_OK) {
         pulp_log_error("could not store the outcome of the task (%s): %s", state, error.message);
         rc = -1;
     }
@@ -314,7 +228,7 @@ static int store_outcome(runner_t *runner, pulp_task_context_t *ctx, const char 
     return rc;
 }
 
-/* Releases the task's locks, then reports the tasks that may start now. */
+/* Reports the tasks that may start now that this one released its locks. */
 static void hand_off(runner_t *runner, pulp_task_context_t *ctx)
 {
     pulp_error_t error = PULP_ERROR_INIT;
@@ -323,12 +237,9 @@ static void hand_off(runner_t *runner, pulp_task_context_t *ctx)
     size_t n_spawned = pulp_task_context_spawned(ctx, &spawned);
     size_t n_ids = 0;
 
-    /* DISCARD ALL releases the session's advisory locks and resets whatever else the task
-     * left in the session (settings, temporary tables, prepared statements) before the next
-     * task runs on it. */
-    if (pulp_db_command(runner->db, &error, "DISCARD ALL", 0, NULL) != PULP_OK ||
-        pulp_task_handoff(runner->db, runner->task_id, ids, MAX_HANDOFF, &n_ids, &error) !=
-            PULP_OK)
+    if (pulp_task_handoff_for(runner->db, pulp_db_value(runner->row, 0, "resources"),
+                              pulp_db_value(runner->row, 0, "shared_resources"), ids, MAX_HANDOFF,
+                              &n_ids, &error) != PULP_OK)
         pulp_log_warning("could not find the tasks to start next: %s", error.message);
     for (size_t i = 0; i < n_ids; i++)
         report(runner, "handoff %s", ids[i]);
@@ -400,29 +311,16 @@ static void setup_signals(void)
     sigprocmask(SIG_UNBLOCK, &all, NULL);
 }
 
-/* Opens a new session after the one opened before the task arrived was lost (the server
- * restarted meanwhile); no lock was held on it yet. Returns 1 on success. */
-static int reconnect(runner_t *runner)
-{
-    pulp_error_t error = PULP_ERROR_INIT;
-
-    PQclear(runner->row);
-    runner->row = NULL;
-    PQfinish(runner->db);
-    runner->db = pulp_db_connect(runner->config->database, "pulp-worker task", &error);
-    if (!runner->db)
-        pulp_log_error("%s", error.message);
-    pulp_error_clear(&error);
-    return runner->db != NULL;
-}
-
-/* Returns 1 when this process may take another task: it did not run too many yet, and the
- * last task left its memory as it found it, since only exiting returns what a task kept. */
+/* Returns 1 when this process may take another task: it did not run too many yet, the last
+ * task left its memory as it found it (only exiting returns what a task kept), and its
+ * session could be reset. DISCARD ALL drops whatever the task left in the session (settings,
+ * temporary tables, prepared statements, locks); it cannot run in a pipeline. */
 static int reusable(runner_t *runner, int tasks_run)
 {
     return tasks_run < MAX_TASKS_PER_PROCESS && !pulp_task_context_aborted() &&
            !pulp_db_connection_lost(runner->db) &&
-           resident_kib() <= runner->baseline_kib + MAX_GROWTH_KIB;
+           resident_kib() <= runner->baseline_kib + MAX_GROWTH_KIB &&
+           pulp_db_command(runner->db, NULL, "DISCARD ALL", 0, NULL) == PULP_OK;
 }
 
 /* Claims and runs one task; returns the exit status the process should end with, or -1 to
@@ -431,7 +329,7 @@ static int handle_task(runner_t *runner)
 {
     pulp_error_t error = PULP_ERROR_INIT;
     char reason[256] = "";
-    claim_outcome_t outcome;
+    pulp_claim_outcome_t outcome;
     int exit_status = -1;
 
     pulp_task_context_reset_signals();
@@ -439,14 +337,12 @@ static int handle_task(runner_t *runner)
     pulp_proctitle_set("pulp-worker: task %s", runner->task_id);
 
     outcome = claim(runner, reason, sizeof reason, &error);
-    if (outcome == CLAIM_FAILED && pulp_db_connection_lost(runner->db) && reconnect(runner))
-        outcome = claim(runner, reason, sizeof reason, &error);
-    if (outcome == CLAIM_CLAIMED) {
+    if (outcome == PULP_CLAIM_CLAIMED) {
         report(runner, "claimed");
         exit_status = run_claimed(runner);
         if (exit_status == PULP_CHILD_EXIT_OK)
             exit_status = -1;
-    } else if (outcome == CLAIM_SKIPPED) {
+    } else if (outcome == PULP_CLAIM_SKIPPED) {
         pulp_log_debug("not started: %s", reason);
         report(runner, "skipped %s", reason);
     } else {

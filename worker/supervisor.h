@@ -104,6 +104,8 @@ typedef struct supervisor {
     size_t max_children;
     pulp_backoff_t spare_backoff;
     int64_t spare_retry_ms;
+    /* Since when a slot is free without a spare; 0 when none is needed. */
+    int64_t spare_needed_ms;
 
     pending_reap_t reaps[MAX_PENDING_REAPS];
     size_t n_reaps;

@@ -33,6 +33,42 @@ void pulp_proctitle_set_name(const char *name);
  * the process exit status. */
 int pulp_runner_main(const pulp_worker_config_t *config, const char *worker_name, int fd);
 
+/* One statement of a pipeline: its SQL and its parameters. */
+typedef struct pulp_db_step {
+    const char *sql;
+    int n_params;
+    const char *const *params;
+} pulp_db_step_t;
+
+/* Sends the statements in one round trip (libpq pipeline mode) and waits for all results.
+ * results, when not NULL, receives one result per step (cleared by the caller; NULL for a
+ * step that did not run). Fails at the first failing statement; the later ones are skipped
+ * by the server. error may be NULL. */
+pulp_status_t pulp_worker_pipeline(PGconn *conn, const pulp_db_step_t *steps, int n_steps,
+                                   PGresult **results, pulp_error_t *error);
+
+typedef enum {
+    PULP_CLAIM_CLAIMED,
+    /* Not started, and nothing to do: another process runs it, it already ended, or an
+     * earlier task must end first (whose end sends its message again). */
+    PULP_CLAIM_SKIPPED,
+    PULP_CLAIM_FAILED,
+} pulp_claim_outcome_t;
+
+/* Claims a waiting task for this session (claim.c): takes its liveness lock and resource
+ * locks and marks it running, or leaves it as it was. *row receives the task's row (state,
+ * task_type, args, resources, shared_resources) unless the claim failed; the caller clears
+ * it. reason says why a task was skipped. */
+pulp_claim_outcome_t pulp_worker_claim(PGconn *db, const char *task_id, const char *worker_name,
+                                       PGresult **row, char *reason, size_t reason_size,
+                                       pulp_error_t *error);
+
+/* Stores a running task's final state, result, error and last progress report (JSON texts or
+ * NULL), then releases the task's locks. */
+pulp_status_t pulp_worker_finish(PGconn *db, const char *task_id, const char *state,
+                                 const char *result_json, const char *error_json,
+                                 const char *progress_json, pulp_error_t *error);
+
 /* Ends a running task as state (error or canceled) with message as its error description;
  * the caller holds the task's liveness lock. Does nothing when the task is not running. */
 pulp_status_t pulp_worker_end_task(PGconn *conn, const char *task_id, const char *state,

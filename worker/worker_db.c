@@ -9,6 +9,59 @@
 #include "pulp_log.h"
 #include "pulp_task.h"
 
+static pulp_status_t step_error(PGconn *conn, const PGresult *result, pulp_error_t *error)
+{
+    const char *message = result ? PQresultErrorMessage(result) : PQerrorMessage(conn);
+    const char *sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+    pulp_status_t status = pulp_db_connection_lost(conn) ? PULP_ERR_UNAVAILABLE
+                                                         : pulp_db_status_from_sqlstate(sqlstate);
+    size_t length;
+
+    pulp_error_set(error, status, "%s", message && *message ? message : "database error");
+    length = error ? strlen(error->message) : 0;
+    if (length > 0 && error->message[length - 1] == '\n')
+        error->message[length - 1] = '\0';
+    return status;
+}
+
+pulp_status_t pulp_worker_pipeline(PGconn *conn, const pulp_db_step_t *steps, int n_steps,
+                                   PGresult **results, pulp_error_t *error)
+{
+    pulp_status_t status = PULP_OK;
+    int sent = 0;
+
+    if (pulp_db_connection_lost(conn))
+        return pulp_error_set(error, PULP_ERR_UNAVAILABLE, "the database connection is lost");
+    if (!PQenterPipelineMode(conn))
+        return step_error(conn, NULL, error);
+    while (sent < n_steps && PQsendQueryParams(conn, steps[sent].sql, steps[sent].n_params, NULL,
+                                               steps[sent].params, NULL, NULL, 0))
+        sent++;
+    if (sent < n_steps)
+        status = step_error(conn, NULL, error);
+    if (!PQpipelineSync(conn) && status == PULP_OK)
+        status = step_error(conn, NULL, error);
+
+    for (int i = 0; i < n_steps; i++) {
+        PGresult *result = i < sent ? PQgetResult(conn) : NULL;
+        ExecStatusType state = PQresultStatus(result);
+
+        if (status == PULP_OK && state != PGRES_COMMAND_OK && state != PGRES_TUPLES_OK)
+            status = step_error(conn, result, error);
+        if (results)
+            results[i] = result;
+        else
+            PQclear(result);
+        /* Each statement's results end with a NULL. */
+        if (result)
+            PQclear(PQgetResult(conn));
+    }
+    /* The PGRES_PIPELINE_SYNC result, then the end of the pipeline. */
+    PQclear(PQgetResult(conn));
+    PQexitPipelineMode(conn);
+    return status;
+}
+
 char *pulp_worker_error_json(const char *code, const char *description)
 {
     json_object *error = json_object_new_object();
