@@ -367,3 +367,30 @@ def test_purge_rejects_unfinished_state(api):
     response = api.delete("tasks/", params=[("state", "running")])
     assert response.status_code == 400
     assert response.json()["property_names"] == ["state"]
+
+
+# --- task kinds -----------------------------------------------------------------------------
+
+
+def test_repository_delete_task(api):
+    repo_id = f"delete-{uuid.uuid4().hex[:10]}"
+    assert api.post("repositories/", json={"id": repo_id}).status_code == 201
+    response = api.delete(f"repositories/{repo_id}/")
+    assert response.status_code == 202
+    report = wait_task(api, response.json())
+    assert report["state"] == "finished"
+    assert report["task_type"] == "pulp.server.tasks.repository.delete"
+    assert f"pulp:repository:{repo_id}" in report["tags"]
+    assert api.get(f"repositories/{repo_id}/").status_code == 404
+
+
+def test_repository_delete_waits_for_running_task(api):
+    repo_id = f"delete-{uuid.uuid4().hex[:10]}"
+    assert api.post("repositories/", json={"id": repo_id}).status_code == 201
+    sleeper = diagnostic(api, "sleep", 1.0, resource=f"repository:{repo_id}")
+    wait_state(api, sleeper, {"running"})
+    deletion = wait_task(api, api.delete(f"repositories/{repo_id}/").json())
+    sleeper_run = wait_task(api, sleeper)
+    assert deletion["state"] == "finished"
+    assert sleeper_run["state"] == "finished"
+    assert api.get(f"repositories/{repo_id}/").status_code == 404
