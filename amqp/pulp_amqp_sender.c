@@ -1,8 +1,11 @@
-/* The thread-safe sender: callers queue requests under a mutex and wake the I/O thread with
- * an eventfd; the I/O thread alone touches proton and the socket.
+/* The thread-safe sender. One mutex guards the proton connection and the table of messages in
+ * flight. A request thread sends its message itself, under the mutex, and waits on a
+ * condition variable for the settlement. The I/O thread polls the socket without the mutex
+ * and takes it only to process what arrived (settlements, reconnects), which wakes the
+ * waiting threads. Sending from the request thread saves a thread switch per message.
  *
- * A request is shared by its caller and the I/O thread and freed by whichever lets go of it
- * last, so a caller that times out can leave while its message is still in flight. */
+ * A request lives on its caller's stack: a caller that times out removes it from the table
+ * before it returns, under the mutex, so the I/O thread never touches it afterwards. */
 #include "pulp_amqp_sender.h"
 
 #include <errno.h>
@@ -25,55 +28,38 @@
 #define FIRST_CONNECT_MS 5000
 
 typedef struct request {
-    char *body;
-    size_t length;
     uint64_t tag;
     int done;
     int accepted;
-    /* Two while both the caller and the I/O thread use the request. */
-    int references;
-    struct request *next;
 } request_t;
 
 struct pulp_amqp_sender {
     pthread_mutex_t mutex;
     pthread_cond_t changed;
     pthread_t thread;
+    /* Wakes the I/O thread when a sender left bytes that the socket did not take. */
     int wake_fd;
     int stop;
     int connected;
     int ever_connected;
     int64_t started_ms;
-    request_t *queue_head;
-    request_t *queue_tail;
-
-    /* Owned by the I/O thread. */
     pulp_amqp_t *amqp;
     request_t **in_flight;
     size_t n_in_flight;
     size_t in_flight_capacity;
 };
 
-/* Drops one reference; the caller holds the mutex. */
-static void release(request_t *request)
+static void forget(pulp_amqp_sender_t *sender, request_t *request)
 {
-    if (--request->references > 0)
-        return;
-    free(request->body);
-    free(request);
+    for (size_t i = 0; i < sender->n_in_flight; i++) {
+        if (sender->in_flight[i] == request) {
+            sender->in_flight[i] = sender->in_flight[--sender->n_in_flight];
+            return;
+        }
+    }
 }
 
-/* Ends a request from the I/O thread and wakes its caller. */
-static void complete(pulp_amqp_sender_t *sender, request_t *request, int accepted)
-{
-    pthread_mutex_lock(&sender->mutex);
-    request->done = 1;
-    request->accepted = accepted;
-    release(request);
-    pthread_cond_broadcast(&sender->changed);
-    pthread_mutex_unlock(&sender->mutex);
-}
-
+/* Runs with the mutex held, from pulp_amqp_process or pulp_amqp_send. */
 static void on_sent(void *baton, uint64_t tag, int accepted)
 {
     pulp_amqp_sender_t *sender = baton;
@@ -83,22 +69,23 @@ static void on_sent(void *baton, uint64_t tag, int accepted)
 
         if (request->tag != tag)
             continue;
+        request->done = 1;
+        request->accepted = accepted;
         sender->in_flight[i] = sender->in_flight[--sender->n_in_flight];
-        complete(sender, request, accepted);
+        pthread_cond_broadcast(&sender->changed);
         return;
     }
 }
 
+/* Runs with the mutex held. */
 static void on_connection(void *baton, int connected)
 {
     pulp_amqp_sender_t *sender = baton;
 
-    pthread_mutex_lock(&sender->mutex);
     sender->connected = connected;
     if (connected)
         sender->ever_connected = 1;
     pthread_cond_broadcast(&sender->changed);
-    pthread_mutex_unlock(&sender->mutex);
 }
 
 static int track(pulp_amqp_sender_t *sender, request_t *request)
@@ -116,54 +103,40 @@ static int track(pulp_amqp_sender_t *sender, request_t *request)
     return 0;
 }
 
-/* Sends every queued request, or fails it when the connection is down. */
-static void send_queued(pulp_amqp_sender_t *sender)
+static void wake(pulp_amqp_sender_t *sender)
 {
-    request_t *request;
+    uint64_t one = 1;
 
-    pthread_mutex_lock(&sender->mutex);
-    request = sender->queue_head;
-    sender->queue_head = NULL;
-    sender->queue_tail = NULL;
-    pthread_mutex_unlock(&sender->mutex);
-
-    while (request) {
-        request_t *next = request->next;
-
-        if (pulp_amqp_send(sender->amqp, request->body, request->length, &request->tag) != 0 ||
-            track(sender, request) != 0)
-            complete(sender, request, 0);
-        request = next;
-    }
+    (void)!write(sender->wake_fd, &one, sizeof one);
 }
 
 static void *run_io(void *data)
 {
     pulp_amqp_sender_t *sender = data;
 
-    for (;;) {
+    pthread_mutex_lock(&sender->mutex);
+    while (!sender->stop) {
         struct pollfd fds[2] = {
             { sender->wake_fd, POLLIN, 0 },
             { pulp_amqp_fd(sender->amqp), pulp_amqp_events(sender->amqp), 0 },
         };
         int timeout = pulp_amqp_timeout_ms(sender->amqp);
         uint64_t count;
-        int stop;
 
         if (timeout < 0 || timeout > MAX_POLL_MS)
             timeout = MAX_POLL_MS;
+        pthread_mutex_unlock(&sender->mutex);
         poll(fds, fds[1].fd >= 0 ? 2 : 1, timeout);
         if (fds[0].revents & POLLIN)
             (void)!read(sender->wake_fd, &count, sizeof count);
-
-        pulp_amqp_process(sender->amqp, fds[1].fd >= 0 ? fds[1].revents : 0);
         pthread_mutex_lock(&sender->mutex);
-        stop = sender->stop;
-        pthread_mutex_unlock(&sender->mutex);
-        if (stop)
-            break;
-        send_queued(sender);
+
+        /* The socket may have changed while unlocked: its events belong to the old one. */
+        if (fds[1].fd >= 0 && fds[1].fd != pulp_amqp_fd(sender->amqp))
+            fds[1].revents = 0;
+        pulp_amqp_process(sender->amqp, fds[1].fd >= 0 ? fds[1].revents : 0);
     }
+    pthread_mutex_unlock(&sender->mutex);
     return NULL;
 }
 
@@ -208,13 +181,6 @@ fail:
     return NULL;
 }
 
-static void wake(pulp_amqp_sender_t *sender)
-{
-    uint64_t one = 1;
-
-    (void)!write(sender->wake_fd, &one, sizeof one);
-}
-
 void pulp_amqp_sender_stop(pulp_amqp_sender_t *sender)
 {
     if (!sender)
@@ -225,16 +191,19 @@ void pulp_amqp_sender_stop(pulp_amqp_sender_t *sender)
     wake(sender);
     pthread_join(sender->thread, NULL);
 
-    /* Fails what is left: queued requests and messages the broker never settled. */
-    while (sender->queue_head) {
-        request_t *request = sender->queue_head;
+    /* Fails the messages that the broker never settled; their callers still wait. */
+    pthread_mutex_lock(&sender->mutex);
+    while (sender->n_in_flight > 0) {
+        request_t *request = sender->in_flight[--sender->n_in_flight];
 
-        sender->queue_head = request->next;
-        complete(sender, request, 0);
+        request->done = 1;
+        request->accepted = 0;
     }
-    while (sender->n_in_flight > 0)
-        complete(sender, sender->in_flight[--sender->n_in_flight], 0);
+    pthread_cond_broadcast(&sender->changed);
     pulp_amqp_close(sender->amqp);
+    pthread_mutex_unlock(&sender->mutex);
+    /* NOTE: a caller still waiting here would use the freed mutex; mod_pulp stops its
+     * senders only when its process exits, after the last request. */
     pulp_amqp_free(sender->amqp);
     close(sender->wake_fd);
     free(sender->in_flight);
@@ -278,28 +247,27 @@ int pulp_amqp_sender_connected(pulp_amqp_sender_t *sender, int timeout_ms)
     return connected;
 }
 
-static request_t *new_request(const char *body, size_t length)
+/* Sends with the mutex held; returns 0 once the message is in flight. */
+static int send_locked(pulp_amqp_sender_t *sender, request_t *request, const char *body,
+                       size_t length)
 {
-    request_t *request = calloc(1, sizeof *request);
-
-    if (!request)
-        return NULL;
-    request->body = malloc(length);
-    if (!request->body) {
-        free(request);
-        return NULL;
+    if (track(sender, request) != 0)
+        return -1;
+    if (pulp_amqp_send(sender->amqp, body, length, &request->tag) != 0) {
+        forget(sender, request);
+        return -1;
     }
-    memcpy(request->body, body, length);
-    request->length = length;
-    request->references = 2;
-    return request;
+    /* Bytes the socket did not take are written by the I/O thread once it can. */
+    if (pulp_amqp_events(sender->amqp) & POLLOUT)
+        wake(sender);
+    return 0;
 }
 
 pulp_status_t pulp_amqp_sender_send(pulp_amqp_sender_t *sender, const char *body, size_t length,
                                     int timeout_ms, pulp_error_t *error)
 {
+    request_t request = { 0, 0, 0 };
     struct timespec deadline;
-    request_t *request;
     pulp_status_t status = PULP_OK;
 
     deadline_after(&deadline, timeout_ms);
@@ -308,30 +276,24 @@ pulp_status_t pulp_amqp_sender_send(pulp_amqp_sender_t *sender, const char *body
         pthread_mutex_unlock(&sender->mutex);
         return pulp_error_set(error, PULP_ERR_UNAVAILABLE, "not connected to the broker");
     }
-    request = new_request(body, length);
-    if (!request) {
+    if (send_locked(sender, &request, body, length) != 0) {
         pthread_mutex_unlock(&sender->mutex);
-        return pulp_error_set(error, PULP_ERR_INTERNAL, "out of memory");
+        return pulp_error_set(error, PULP_ERR_UNAVAILABLE, "could not send the message");
     }
-    if (sender->queue_tail)
-        sender->queue_tail->next = request;
-    else
-        sender->queue_head = request;
-    sender->queue_tail = request;
-    wake(sender);
 
-    while (!request->done) {
+    while (!request.done) {
         if (pthread_cond_timedwait(&sender->changed, &sender->mutex, &deadline) == ETIMEDOUT)
             break;
     }
-    if (!request->done)
+    if (!request.done) {
+        forget(sender, &request);
         status = pulp_error_set(error, PULP_ERR_UNAVAILABLE,
                                 "the broker did not confirm the message within %d ms",
                                 timeout_ms);
-    else if (!request->accepted)
+    } else if (!request.accepted) {
         status = pulp_error_set(error, PULP_ERR_UNAVAILABLE,
                                 "the broker did not accept the message");
-    release(request);
+    }
     pthread_mutex_unlock(&sender->mutex);
     return status;
 }

@@ -48,7 +48,10 @@ pulp_status_t pulp_task_insert(PGconn *conn, const pulp_task_spec_t *spec,
             spec->queue,
         };
 
-        status = pulp_db_command(conn, error, insert_sql, 8, params);
+        PGresult *result = pulp_db_query_prepared(conn, error, insert_sql, 8, params);
+
+        status = result ? PULP_OK : error->status;
+        PQclear(result);
     }
 
 end:

@@ -75,13 +75,14 @@ static int send_missing_task(pulp_request_t *req, const char *task_id)
     return pulp_send_error_clear(req, &error);
 }
 
-/* Runs sql and sends its single row, a JSON document, or an error. */
+/* Runs sql, a fixed statement kept prepared, and sends its single row, a JSON document, or
+ * an error. */
 static int send_document(pulp_request_t *req, const char *sql, int n_params,
                          const char *const *params, const char *missing_task)
 {
     pulp_error_t error = PULP_ERROR_INIT;
     PGconn *db = pulp_request_db(req, &error);
-    PGresult *result = db ? pulp_db_query(db, &error, sql, n_params, params) : NULL;
+    PGresult *result = db ? pulp_db_query_prepared(db, &error, sql, n_params, params) : NULL;
     int status;
 
     if (!result)
