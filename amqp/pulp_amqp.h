@@ -32,7 +32,7 @@ typedef struct pulp_amqp_callbacks {
     void (*on_message)(void *baton, uint64_t delivery, const char *body, size_t length,
                        int redelivered);
     /* The broker settled a sent message: accepted is 1, or 0 when it refused the message or
-     * the connection was lost before the broker answered. */
+     * the connection was lost before the broker settled it. */
     void (*on_sent)(void *baton, uint64_t tag, int accepted);
     /* The connection came up (connected = 1) or went down. */
     void (*on_connection)(void *baton, int connected);

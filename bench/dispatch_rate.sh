@@ -1,6 +1,6 @@
 #!/bin/bash
-# Dispatch rate through the API: 202 answers per second for POST /pulp/api/v2/diagnostics/tasks/
-# (a no-op diagnostic task: authentication, one INSERT with its advisory locks, one durable
+# Dispatch rate through the API: 202 responses per second for
+# POST /pulp/api/v2/diagnostics/tasks/ (a no-op diagnostic task: authentication, one INSERT with its advisory locks, one durable
 # AMQP message confirmed by the broker), against the same httpd serving a static file of the
 # same size at the same concurrency (the reference, measured in the same run).
 #
@@ -41,7 +41,7 @@ wrk.body = '{"action": "noop"}'
 wrk.headers["Content-Type"] = "application/json"
 EOF
 
-# Runs wrk; prints "requests_per_second p50_ms p99_ms" and fails on any non-2xx answer.
+# Runs wrk; prints "requests_per_second p50_ms p99_ms" and fails on any non-2xx response.
 measure() {
     local output
     output=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$@")

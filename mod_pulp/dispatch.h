@@ -1,4 +1,4 @@
-/* Dispatch from the API: insert the task row, send its message, answer 202. */
+/* Dispatch from the API: insert the task row, send its message, respond 202. */
 #ifndef PULP_DISPATCH_H
 #define PULP_DISPATCH_H
 

@@ -23,9 +23,9 @@
 
 #define SPARE_RETRY_INITIAL_MS 250
 #define SPARE_RETRY_MAX_MS 5000
-/* A new spare is forked only after a slot has been free without one for this long: a task
- * process that ends its task comes back as the spare, and a fork and a new database session
- * started at once would compete with the claim of the task just handed out. */
+/* A new spare is forked only after a slot has been free without one for this long, because a
+ * task process that ends its task usually comes back as the spare. A fork and a new database
+ * session started at once would compete with the claim of the task just handed out. */
 #define SPARE_DELAY_MS 100
 
 int pulp_children_busy(const supervisor_t *sv)
@@ -158,7 +158,7 @@ static void settle(supervisor_t *sv, child_t *child)
 }
 
 /* Takes back a task process that ended its task and waits for another. One spare is enough,
- * so a second one is told to exit. */
+ * so a second one is dismissed. */
 static void become_spare(supervisor_t *sv, child_t *child)
 {
     int other_spare = find_spare(sv) != NULL;

@@ -1,8 +1,8 @@
 /* The database side of a task process: claiming a task and storing its outcome.
  *
- * Each step sends its statements in one libpq pipeline, so a claim costs two round trips
- * (check, then lock and mark running) and an ending one, whatever the number of statements:
- * the latency between a dispatch and the task's start is mostly round trips. */
+ * Each step sends its statements in one libpq pipeline, whatever their number. A claim costs
+ * two round trips (check, then lock and mark running) and the end of a task one, which
+ * matters because the latency between a dispatch and the task's start is mostly round trips. */
 #include "worker.h"
 
 #include <stdio.h>

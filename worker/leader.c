@@ -123,8 +123,8 @@ static void reap_dead_tasks(supervisor_t *sv, pulp_error_t *error)
 /* --- sweeper -------------------------------------------------------------------------------- */
 
 /* The sweeper re-sends the message of a waiting task that nothing blocks when the message is
- * most likely lost (the broker was down at dispatch, a hand-off never arrived) rather than
- * queued behind a backlog, where each duplicate would cost a claim:
+ * most likely lost: the broker was down at dispatch, or a hand-off never arrived. A message
+ * still queued behind a backlog is left alone, because each duplicate costs a claim:
  *
  * - when this worker's receiver has had free credit and no message for a while, the queue is
  *   empty, so every such task older than 5 s lost its message (the delay doubles after each
@@ -275,7 +275,7 @@ static void request_lock(supervisor_t *sv)
     leader->state = LEADER_WAITING;
 }
 
-/* Reads the answer to the lock request once it arrived. */
+/* Reads the result of the lock request once it arrived. */
 static void check_lock(supervisor_t *sv)
 {
     leader_t *leader = &sv->leader;

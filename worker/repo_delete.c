@@ -1,7 +1,7 @@
-/* The repository delete task kind: removes what the repository's distributors published
- * (through each distributor type's remove operation, see repo_tasks.h), then deletes the
- * repository row; its importer, distributors, history and unit associations go with it by
- * ON DELETE CASCADE. The files go first and the row last, so that a delete that fails half
+/* The repository delete task kind. It removes what the repository's distributors published,
+ * through each distributor type's remove operation (repo_tasks.h), then deletes the
+ * repository row. Its importer, distributors, history and unit associations go with the row
+ * by ON DELETE CASCADE. The files go first and the row last, so that a delete that fails half
  * way can run again. Units stay in the store until an orphan cleanup removes them.
  *
  * Arguments: {"repo_id": "<id>"}. */

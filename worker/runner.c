@@ -74,7 +74,7 @@ static void report(runner_t *runner, const char *format, ...)
             line[i] = ' ';
     }
     line[length++] = '\n';
-    /* One write per line, so the supervisor never sees a line cut by another. */
+    /* One write per line, so the supervisor never reads a line cut by another. */
     while (write(runner->fd, line, (size_t)length) < 0 && errno == EINTR)
         continue;
 }
@@ -135,8 +135,8 @@ static int reconnect(runner_t *runner)
     return runner->db != NULL;
 }
 
-/* Claims the task; after a session lost while waiting for it (the server restarted), tries
- * once more on a new session, which held no lock yet. */
+/* Claims the task. When the session was lost while waiting for it (the server restarted),
+ * tries once more on a new session, which is safe because the old one held no lock yet. */
 static pulp_claim_outcome_t claim(runner_t *runner, char *reason, size_t reason_size,
                                   pulp_error_t *error)
 {
@@ -199,8 +199,8 @@ static void explain_stop(runner_t *runner, pulp_error_t *error)
                        "the task stopped because its database session ended: %s", cause);
 }
 
-/* Writes the final state and releases the task's locks; returns -1 on failure, after which
- * the process must exit so that its session, and the locks, end. */
+/* Writes the final state and releases the task's locks. Returns -1 on failure, and then the
+ * process must exit so that its session ends and releases the locks. */
 static int store_outcome(runner_t *runner, pulp_task_context_t *ctx, const char *state,
                          json_object *result, const pulp_error_t *task_error)
 {

@@ -1,9 +1,9 @@
 /* The supervisor's poll loop, its broker callbacks and its shutdown policy.
  *
  * Shutdown (SIGTERM or SIGINT): the receiver link is closed at once, so the broker hands
- * queued tasks to other workers; running tasks get shutdown_grace seconds to finish; then
- * their processes get SIGUSR2 and end their task as "error" with a message saying that the
- * worker shut down; a process still alive cancel_grace seconds later is killed and the
+ * queued tasks to other workers. Running tasks get shutdown_grace seconds to finish. Then
+ * their processes get SIGUSR2 and end their task as "error" with a message stating that the
+ * worker shut down. A process still alive cancel_grace seconds later is killed, and the
  * supervisor ends its task the same way. A second SIGTERM skips the grace period. No task is
  * left "running": whatever the supervisor cannot end, the next leader's reaper ends. */
 #include "supervisor.h"
@@ -22,7 +22,7 @@
 
 /* Time given to the broker to close the connection cleanly at exit. */
 #define CLOSE_TIMEOUT_MS 1000
-/* A receiver with credit that got no message for this long sees an empty queue. */
+/* A receiver with credit that got no message for this long has found the queue empty. */
 #define QUEUE_IDLE_MS 3000
 
 void pulp_supervisor_send_task(supervisor_t *sv, const char *task_id)
@@ -264,7 +264,7 @@ static int init_supervisor(supervisor_t *sv, const pulp_worker_config_t *config,
     sv->config = config;
     sv->name = name;
     gethostname(sv->hostname, sizeof sv->hostname - 1);
-    /* Busy processes, one spare, and room for processes told to exit that have not yet. */
+    /* Busy processes, one spare, and room for dismissed processes that have not exited yet. */
     sv->max_children = 2 * (size_t)config->concurrency + 1;
     sv->children = calloc(sv->max_children, sizeof *sv->children);
     pulp_backoff_init(&sv->spare_backoff, 250, 5000);

@@ -1,7 +1,7 @@
 /* The supervisor: the long-lived process of pulp-worker. One thread runs one poll loop over
- * the broker connection, its two database connections (the main one, which heartbeats and
- * LISTENs for cancels, and the leader one, which waits for or holds the housekeeping lock),
- * a signalfd, and the sockets of its task processes. */
+ * the broker connection, two database connections, a signalfd, and the sockets of its task
+ * processes. The main database connection sends heartbeats and LISTENs for cancels; the
+ * leader connection waits for or holds the housekeeping lock. */
 #ifndef PULP_SUPERVISOR_H
 #define PULP_SUPERVISOR_H
 
@@ -35,7 +35,7 @@ typedef struct child {
     int fd;
     /* Set once the socket reported end of file: the process is exiting. */
     int eof;
-    /* Set for a spare told to exit without a task. */
+    /* Set for a spare dismissed without a task: its socket is shut down, so it exits. */
     int dismissed;
     child_state_t state;
     char task_id[PULP_UUID_LENGTH + 1];
@@ -51,7 +51,7 @@ typedef struct child {
     size_t used;
 } child_t;
 
-/* A task whose process died and whose row may still say "running". */
+/* A task whose process died and whose row may still be "running". */
 typedef struct pending_reap {
     char task_id[PULP_UUID_LENGTH + 1];
     const char *state;
@@ -65,7 +65,7 @@ typedef struct pending_reap {
 
 typedef enum {
     LEADER_DISCONNECTED,
-    /* The lock request is sent; PostgreSQL answers when the current leader's session ends. */
+    /* The lock request is sent; its result comes when the current leader's session ends. */
     LEADER_WAITING,
     LEADER_LEADING,
 } leader_state_t;
@@ -78,7 +78,7 @@ typedef struct leader {
     int64_t *next_run_ms;
     /* Running tasks whose liveness lock was free at the last reaper run while their worker
      * was alive: reaped at the next run if still so, so that the worker's own supervisor,
-     * which knows how the process died, gets the first chance. */
+     * which saw how the process died, gets the first chance. */
     char suspects[MAX_LEADER_SUSPECTS][PULP_UUID_LENGTH + 1];
     size_t n_suspects;
 } leader_t;
@@ -131,8 +131,8 @@ void pulp_supervisor_send_task(supervisor_t *sv, const char *task_id);
  * database. */
 void pulp_supervisor_update_credit(supervisor_t *sv);
 
-/* Returns 1 when the receiver has had credit and no message for a few seconds: the queue
- * holds no message that this worker could take. */
+/* Returns 1 when the receiver has had credit and no message for a few seconds, which means
+ * that the queue contains no message that this worker could take. */
 int pulp_supervisor_queue_idle(const supervisor_t *sv);
 
 /* children.c */

@@ -1,9 +1,9 @@
 /* The supervisor's main database connection: the worker lock, heartbeats, LISTEN for
  * cancels, and ending the tasks of processes that died.
  *
- * The session holds an advisory lock on the worker's name for its whole life, so the
- * housekeeping leader can tell a worker whose session ended (all of it is gone) from one
- * whose task process alone died (its supervisor reports how). */
+ * The session holds an advisory lock on the worker's name for its whole life. The
+ * housekeeping leader can thus tell a worker whose session ended (all of it is gone) from one
+ * whose task process alone died, which its own supervisor reports. */
 #include "supervisor.h"
 
 #include <poll.h>

@@ -58,7 +58,7 @@ typedef enum {
 /* Claims a waiting task for this session (claim.c): takes its liveness lock and resource
  * locks and marks it running, or leaves it as it was. *row receives the task's row (state,
  * task_type, args, resources, shared_resources) unless the claim failed; the caller clears
- * it. reason says why a task was skipped. */
+ * it. reason receives why a task was skipped. */
 pulp_claim_outcome_t pulp_worker_claim(PGconn *db, const char *task_id, const char *worker_name,
                                        PGresult **row, char *reason, size_t reason_size,
                                        pulp_error_t *error);

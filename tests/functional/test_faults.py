@@ -116,7 +116,7 @@ def wait_error(api, task_id, limit):
 
 
 def leader(stack):
-    """Return the worker whose log last says it became the housekeeping leader."""
+    """Return the worker whose log last records that it became the housekeeping leader."""
     latest = None
     for name in ("worker-1", "worker-2"):
         for line in stack.log(f"{name}.log").splitlines():
