@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <createrepo_c/checksum.h>
 #include <glib.h>
 
 struct pulp_storage_file {
@@ -19,9 +22,11 @@ struct pulp_storage_file {
     uint64_t size;
     char temp_path[PATH_MAX];
     char storage_dir[PATH_MAX];
-    GChecksum *sha256;
+    cr_ChecksumCtx *sha256;
     /* The checksum of the metadata's type when it is not SHA-256, else NULL. */
-    GChecksum *extra;
+    cr_ChecksumCtx *extra;
+    cr_ChecksumType extra_type;
+    char *extra_hex;
     char *checksum_type;
     char sha256_hex[PULP_SHA256_HEX_LENGTH + 1];
 };
@@ -148,31 +153,26 @@ pulp_status_t pulp_storage_content_path(const char *type_id, const char *sha256,
 
 /* --- checksums ------------------------------------------------------------------------ */
 
-static int checksum_from_name(const char *name, GChecksumType *type)
+/* createrepo_c's checksums run on OpenSSL, several times faster than GLib's. */
+static int checksum_from_name(const char *name, cr_ChecksumType *type)
 {
-    static const struct {
-        const char *name;
-        GChecksumType type;
-    } types[] = {
-        { "md5", G_CHECKSUM_MD5 },       { "sha", G_CHECKSUM_SHA1 },
-        { "sha1", G_CHECKSUM_SHA1 },     { "sha256", G_CHECKSUM_SHA256 },
-        { "sha384", G_CHECKSUM_SHA384 }, { "sha512", G_CHECKSUM_SHA512 },
-    };
-
-    for (size_t i = 0; name && i < sizeof types / sizeof types[0]; i++) {
-        if (g_ascii_strcasecmp(name, types[i].name) == 0) {
-            *type = types[i].type;
-            return 1;
-        }
-    }
-    return 0;
+    if (!name)
+        return 0;
+    *type = cr_checksum_type(name);
+    return *type != CR_CHECKSUM_UNKNOWN;
 }
 
 int pulp_storage_checksum_type_is_supported(const char *checksum_type)
 {
-    GChecksumType type;
+    cr_ChecksumType type;
 
     return checksum_from_name(checksum_type, &type);
+}
+
+/* Finishes a checksum and returns its hex digest (g_free it); the context is freed. */
+static char *checksum_finish(cr_ChecksumCtx *context)
+{
+    return cr_checksum_final(context, NULL);
 }
 
 /* --- files on their way in ------------------------------------------------------------ */
@@ -204,11 +204,32 @@ pulp_status_t pulp_storage_mkdirs(const char *path, int mode, pulp_error_t *erro
     return PULP_OK;
 }
 
+/* Creates a new file of mode 0644 (less the umask) with a unique name in directory; returns
+ * its descriptor, or -1 with errno set. The name holds the pid, a counter and random bits,
+ * so processes on other hosts that share the storage do not collide either (O_EXCL checks). */
+static int create_temp_file(const char *directory, char *path, size_t path_size)
+{
+    static unsigned long counter;
+    uint64_t random_bits = 0;
+    int fd = -1;
+
+    for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
+        if (getrandom(&random_bits, sizeof random_bits, 0) != (ssize_t)sizeof random_bits)
+            random_bits = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+        snprintf(path, path_size, "%s/incoming-%ld-%lu-%016llx", directory, (long)getpid(),
+                 ++counter, (unsigned long long)random_bits);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST)
+            return -1;
+    }
+    return fd;
+}
+
 pulp_storage_file_t *pulp_storage_file_new(const char *storage_dir, const char *checksum_type,
                                            pulp_error_t *error)
 {
     pulp_storage_file_t *file = calloc(1, sizeof *file);
-    GChecksumType extra_type = G_CHECKSUM_SHA256;
+    cr_ChecksumType extra_type = CR_CHECKSUM_SHA256;
     char tmp_dir[PATH_MAX];
 
     if (!file) {
@@ -229,25 +250,26 @@ pulp_storage_file_t *pulp_storage_file_new(const char *storage_dir, const char *
     }
     strcpy(file->storage_dir, storage_dir);
     join_path(tmp_dir, sizeof tmp_dir, storage_dir, "tmp");
-    if (pulp_storage_mkdirs(tmp_dir, 0755, error) != PULP_OK)
-        goto fail;
-
-    join_path(file->temp_path, sizeof file->temp_path, tmp_dir, "incoming-XXXXXX");
-    file->fd = mkstemp(file->temp_path);
+    file->fd = create_temp_file(tmp_dir, file->temp_path, sizeof file->temp_path);
+    if (file->fd < 0 && errno == ENOENT && pulp_storage_mkdirs(tmp_dir, 0755, error) == PULP_OK)
+        file->fd = create_temp_file(tmp_dir, file->temp_path, sizeof file->temp_path);
     if (file->fd < 0) {
         pulp_error_set(error, PULP_ERR_INTERNAL, "could not create temporary file in \"%s\": %s",
                        tmp_dir, strerror(errno));
         file->temp_path[0] = '\0';
         goto fail;
     }
-    fchmod(file->fd, 0644);
 
-    file->sha256 = g_checksum_new(G_CHECKSUM_SHA256);
-    if (checksum_type && extra_type != G_CHECKSUM_SHA256) {
-        file->extra = g_checksum_new(extra_type);
+    file->sha256 = cr_checksum_new(CR_CHECKSUM_SHA256, NULL);
+    file->extra_type = extra_type;
+    if (checksum_type && extra_type != CR_CHECKSUM_SHA256)
+        file->extra = cr_checksum_new(extra_type, NULL);
+    if (checksum_type)
         file->checksum_type = g_strdup(checksum_type);
-    } else if (checksum_type) {
-        file->checksum_type = g_strdup(checksum_type);
+    if (!file->sha256 || (checksum_type && extra_type != CR_CHECKSUM_SHA256 && !file->extra)) {
+        pulp_error_set(error, PULP_ERR_INTERNAL, "could not start a %s checksum",
+                       checksum_type ? checksum_type : "sha256");
+        goto fail;
     }
     return file;
 
@@ -278,9 +300,9 @@ pulp_status_t pulp_storage_file_write(pulp_storage_file_t *file, const void *dat
         left -= (size_t)done;
     }
 
-    g_checksum_update(file->sha256, data, length);
+    cr_checksum_update(file->sha256, data, length, NULL);
     if (file->extra)
-        g_checksum_update(file->extra, data, length);
+        cr_checksum_update(file->extra, data, length, NULL);
     file->size += length;
     return PULP_OK;
 }
@@ -290,11 +312,20 @@ pulp_status_t pulp_storage_file_reset(pulp_storage_file_t *file, pulp_error_t *e
     if (ftruncate(file->fd, 0) != 0 || lseek(file->fd, 0, SEEK_SET) != 0)
         return pulp_error_set(error, PULP_ERR_INTERNAL, "could not empty \"%s\": %s",
                               file->temp_path, strerror(errno));
-    g_checksum_reset(file->sha256);
-    if (file->extra)
-        g_checksum_reset(file->extra);
+    g_free(checksum_finish(file->sha256));
+    file->sha256 = cr_checksum_new(CR_CHECKSUM_SHA256, NULL);
+    if (file->extra) {
+        g_free(checksum_finish(file->extra));
+        file->extra = cr_checksum_new(file->extra_type, NULL);
+    }
+    g_free(file->extra_hex);
+    file->extra_hex = NULL;
     file->size = 0;
     file->sha256_hex[0] = '\0';
+    if (!file->sha256 || (file->extra_type != CR_CHECKSUM_SHA256 && file->checksum_type &&
+                          !file->extra))
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not restart the checksums of "
+                              "\"%s\"", file->temp_path);
     return PULP_OK;
 }
 
@@ -310,10 +341,27 @@ const char *pulp_storage_file_path(const pulp_storage_file_t *file)
 
 const char *pulp_storage_file_sha256(pulp_storage_file_t *file)
 {
-    if (!file->sha256_hex[0])
-        snprintf(file->sha256_hex, sizeof file->sha256_hex, "%s",
-                 g_checksum_get_string(file->sha256));
+    char *digest;
+
+    if (file->sha256_hex[0] || !file->sha256)
+        return file->sha256_hex;
+    digest = checksum_finish(file->sha256);
+    file->sha256 = NULL;
+    snprintf(file->sha256_hex, sizeof file->sha256_hex, "%s", digest ? digest : "");
+    g_free(digest);
     return file->sha256_hex;
+}
+
+/* Returns the hex digest of the checksum type given to pulp_storage_file_new. */
+static const char *extra_digest(pulp_storage_file_t *file)
+{
+    if (!file->extra)
+        return pulp_storage_file_sha256(file);
+    if (!file->extra_hex) {
+        file->extra_hex = checksum_finish(file->extra);
+        file->extra = NULL;
+    }
+    return file->extra_hex ? file->extra_hex : "";
 }
 
 pulp_status_t pulp_storage_file_verify(pulp_storage_file_t *file, int64_t expected_size,
@@ -331,7 +379,7 @@ pulp_status_t pulp_storage_file_verify(pulp_storage_file_t *file, int64_t expect
         return pulp_error_set(error, PULP_ERR_INTERNAL,
                               "could not verify checksum: no checksum type was set");
 
-    actual = file->extra ? g_checksum_get_string(file->extra) : pulp_storage_file_sha256(file);
+    actual = extra_digest(file);
     if (g_ascii_strcasecmp(actual, expected_checksum) != 0)
         return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
                               "checksum mismatch: expected %s %s, computed %s",
@@ -394,9 +442,11 @@ pulp_status_t pulp_storage_file_commit(pulp_storage_file_t *file, const char *ty
         return pulp_error_set(error, PULP_ERR_INTERNAL, "could not sync \"%s\": %s",
                               file->temp_path, strerror(errno));
 
+    /* Usually only the digest's own directory is missing: one mkdir instead of five. */
     slash = strrchr(final_path, '/');
     *slash = '\0';
-    if (pulp_storage_mkdirs(final_path, 0755, error) != PULP_OK)
+    if (mkdir(final_path, 0755) != 0 && errno != EEXIST &&
+        pulp_storage_mkdirs(final_path, 0755, error) != PULP_OK)
         return error ? error->status : PULP_ERR_INTERNAL;
     *slash = '/';
 
@@ -420,9 +470,10 @@ void pulp_storage_file_free(pulp_storage_file_t *file)
     if (!file->committed && file->temp_path[0])
         unlink(file->temp_path);
     if (file->sha256)
-        g_checksum_free(file->sha256);
+        g_free(checksum_finish(file->sha256));
     if (file->extra)
-        g_checksum_free(file->extra);
+        g_free(checksum_finish(file->extra));
+    g_free(file->extra_hex);
     g_free(file->checksum_type);
     free(file);
 }
@@ -498,7 +549,8 @@ pulp_status_t pulp_storage_sync(const char *storage_dir, pulp_error_t *error)
 pulp_status_t pulp_storage_sha256_of(const char *path, char out[PULP_SHA256_HEX_LENGTH + 1],
                                      pulp_error_t *error)
 {
-    GChecksum *checksum;
+    char *digest;
+    cr_ChecksumCtx *checksum;
     unsigned char buffer[65536];
     pulp_status_t status = PULP_OK;
     int fd = open(path, O_RDONLY);
@@ -507,7 +559,7 @@ pulp_status_t pulp_storage_sha256_of(const char *path, char out[PULP_SHA256_HEX_
         return pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "could not open \"%s\": %s",
                               path, strerror(errno));
 
-    checksum = g_checksum_new(G_CHECKSUM_SHA256);
+    checksum = cr_checksum_new(CR_CHECKSUM_SHA256, NULL);
     for (;;) {
         ssize_t done = read(fd, buffer, sizeof buffer);
 
@@ -520,13 +572,14 @@ pulp_status_t pulp_storage_sha256_of(const char *path, char out[PULP_SHA256_HEX_
         }
         if (done == 0)
             break;
-        g_checksum_update(checksum, buffer, (gssize)done);
+        cr_checksum_update(checksum, buffer, (size_t)done, NULL);
     }
     close(fd);
 
+    digest = checksum_finish(checksum);
     if (status == PULP_OK)
-        snprintf(out, PULP_SHA256_HEX_LENGTH + 1, "%s", g_checksum_get_string(checksum));
-    g_checksum_free(checksum);
+        snprintf(out, PULP_SHA256_HEX_LENGTH + 1, "%s", digest ? digest : "");
+    g_free(digest);
     return status;
 }
 

@@ -9,8 +9,9 @@
  * place, so a file under its final name is always complete and correct. Two processes that
  * store the same content at the same moment both succeed and leave one file.
  *
- * The checksums use GLib, so only programs that link GLib (pulp-worker, the tests) may call
- * the file functions; the path functions need nothing. */
+ * The checksums come from createrepo_c (which computes them with OpenSSL), so only programs
+ * that link createrepo_c (pulp-worker, the tests) may call the file functions; the path
+ * functions need no library. */
 #ifndef PULP_STORAGE_H
 #define PULP_STORAGE_H
 
@@ -41,8 +42,8 @@ pulp_status_t pulp_storage_content_path(const char *type_id, const char *sha256,
                                         const char *name, char *out, size_t out_size,
                                         pulp_error_t *error);
 
-/* Returns 1 when the checksum type is one the store can verify: md5, sha (sha1), sha1,
- * sha256, sha384, sha512. */
+/* Returns 1 when the checksum type is one the store can verify: md5, sha (SHA-1), sha1,
+ * sha224, sha256, sha384, sha512. */
 int pulp_storage_checksum_type_is_supported(const char *checksum_type);
 
 /* A file on its way into the store. */

@@ -41,6 +41,9 @@ struct pulp_downloader {
     /* Transfers inside the multi handle: running_items[0 .. running - 1]. */
     transfer_t **running_items;
     size_t running;
+    /* Easy handles of ended transfers, kept with their options for the next ones. */
+    CURL **idle_handles;
+    size_t n_idle;
 };
 
 static int curl_ready;
@@ -80,11 +83,13 @@ static transfer_t *list_pop(transfer_list_t *list)
     return item;
 }
 
-static void transfer_free(transfer_t *item)
+static void transfer_free(pulp_downloader_t *downloader, transfer_t *item)
 {
     if (!item)
         return;
-    if (item->easy)
+    if (item->easy && downloader->n_idle < (size_t)downloader->options.max_parallel)
+        downloader->idle_handles[downloader->n_idle++] = item->easy;
+    else if (item->easy)
         curl_easy_cleanup(item->easy);
     free(item->url);
     free(item);
@@ -116,11 +121,14 @@ pulp_downloader_t *pulp_downloader_new(const pulp_download_options_t *options,
 
     downloader->running_items = calloc((size_t)downloader->options.max_parallel,
                                        sizeof *downloader->running_items);
+    downloader->idle_handles = calloc((size_t)downloader->options.max_parallel,
+                                      sizeof *downloader->idle_handles);
     downloader->multi = curl_multi_init();
-    if (!downloader->multi || !downloader->running_items) {
+    if (!downloader->multi || !downloader->running_items || !downloader->idle_handles) {
         if (downloader->multi)
             curl_multi_cleanup(downloader->multi);
         free(downloader->running_items);
+        free(downloader->idle_handles);
         free(downloader);
         pulp_error_set(error, PULP_ERR_INTERNAL, "could not create a libcurl multi handle");
         return NULL;
@@ -137,15 +145,18 @@ void pulp_downloader_free(pulp_downloader_t *downloader)
     if (!downloader)
         return;
     while ((item = list_pop(&downloader->queued)))
-        transfer_free(item);
+        transfer_free(downloader, item);
     while ((item = list_pop(&downloader->waiting)))
-        transfer_free(item);
+        transfer_free(downloader, item);
     for (size_t i = 0; i < downloader->running; i++) {
         curl_multi_remove_handle(downloader->multi, downloader->running_items[i]->easy);
-        transfer_free(downloader->running_items[i]);
+        transfer_free(downloader, downloader->running_items[i]);
     }
+    for (size_t i = 0; i < downloader->n_idle; i++)
+        curl_easy_cleanup(downloader->idle_handles[i]);
     curl_multi_cleanup(downloader->multi);
     free(downloader->running_items);
+    free(downloader->idle_handles);
     free(downloader);
 }
 
@@ -215,18 +226,10 @@ static void set_security_options(CURL *easy, const pulp_download_options_t *opti
     }
 }
 
-static CURL *make_easy(pulp_downloader_t *downloader, transfer_t *item)
+/* Sets the options that are the same for every transfer. */
+static void set_common_options(CURL *easy, const pulp_download_options_t *options)
 {
-    const pulp_download_options_t *options = &downloader->options;
-    CURL *easy = curl_easy_init();
-
-    if (!easy)
-        return NULL;
-    curl_easy_setopt(easy, CURLOPT_URL, item->url);
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, item);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, item);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, item->error_buffer);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "pulp-c/" PULP_VERSION);
     curl_easy_setopt(easy, CURLOPT_FAILONERROR, 1L);
@@ -241,16 +244,37 @@ static CURL *make_easy(pulp_downloader_t *downloader, transfer_t *item)
     curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long)options->read_timeout);
     if (options->max_speed > 0)
         curl_easy_setopt(easy, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)options->max_speed);
-
     set_security_options(easy, options);
-
     /* libcurl already keeps credentials to the first host after a redirect
      * (CURLOPT_UNRESTRICTED_AUTH is off); a URL of another origin gets none at all. */
     curl_easy_setopt(easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
+}
+
+/* Returns an easy handle for the transfer: an idle one of an ended transfer, or a new one. */
+static CURL *make_easy(pulp_downloader_t *downloader, transfer_t *item)
+{
+    const pulp_download_options_t *options = &downloader->options;
+    CURL *easy;
+
+    if (downloader->n_idle > 0) {
+        easy = downloader->idle_handles[--downloader->n_idle];
+    } else {
+        easy = curl_easy_init();
+        if (!easy)
+            return NULL;
+        set_common_options(easy, options);
+    }
+    curl_easy_setopt(easy, CURLOPT_URL, item->url);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, item);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, item);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, item->error_buffer);
     if (options->username && same_origin(item->url, options->auth_origin)) {
         curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(easy, CURLOPT_USERNAME, options->username);
         curl_easy_setopt(easy, CURLOPT_PASSWORD, options->password ? options->password : "");
+    } else {
+        curl_easy_setopt(easy, CURLOPT_USERNAME, NULL);
+        curl_easy_setopt(easy, CURLOPT_PASSWORD, NULL);
     }
     return easy;
 }
@@ -355,7 +379,7 @@ static int finish_transfer(pulp_downloader_t *downloader, transfer_t *item, CURL
         result->user_data = item->user_data;
         result->status = PULP_OK;
         result->message[0] = '\0';
-        transfer_free(item);
+        transfer_free(downloader, item);
         return 1;
     }
 
@@ -375,7 +399,7 @@ static int finish_transfer(pulp_downloader_t *downloader, transfer_t *item, CURL
     result->status = item->write_status != PULP_OK ? item->write_status : PULP_ERR_UNAVAILABLE;
     describe_failure(downloader, item, code, http_status, result->message,
                      sizeof result->message);
-    transfer_free(item);
+    transfer_free(downloader, item);
     return 1;
 }
 
@@ -414,7 +438,7 @@ static int start_pending(pulp_downloader_t *downloader, pulp_download_result_t *
         snprintf(results[stored].message, sizeof results[stored].message,
                  "could not download \"%.400s\": %.200s", item->url, error.message);
         stored++;
-        transfer_free(item);
+        transfer_free(downloader, item);
     }
     return stored;
 }

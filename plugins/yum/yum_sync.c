@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pulp_backoff.h"
 #include "pulp_db.h"
 #include "pulp_log.h"
 #include "pulp_storage.h"
@@ -18,9 +19,9 @@
 #include "yum_download.h"
 
 /* Packages whose units are inserted together, after one syncfs(2). */
-#define COMMIT_BATCH 500
+#define COMMIT_BATCH 1000
 /* Rows of the download queue read from the staging table at a time. */
-#define QUEUE_WINDOW 1000
+#define QUEUE_WINDOW 5000
 
 typedef enum {
     ROLE_PRIMARY,
@@ -67,6 +68,8 @@ typedef struct yum_sync {
     metadata_file_t *files;
     size_t n_files;
     int tables_created;
+    /* 1 while an INSERT of a batch's units runs on the connection (flush_batch). */
+    int insert_pending;
 
     step_t metadata;
     step_t content;
@@ -574,20 +577,17 @@ static const char insert_units_sql[] =
     "        d.sha256"
     " FROM unnest($1::int[], $2::text[], $3::text[], $4::bigint[])"
     "      AS d(seq, storage_path, sha256, size)"
-    " JOIN yum_sync_packages s ON s.seq = d.seq"
+    /* One index lookup per row: a join plan could scan the whole staging table per batch. */
+    " CROSS JOIN LATERAL (SELECT * FROM yum_sync_packages p WHERE p.seq = d.seq) s"
     " ON CONFLICT (type_id, unit_key) DO NOTHING";
 
-static const char match_batch_sql[] =
+/* After the downloads: every package now has a unit, inserted by this sync or another. */
+static const char match_new_sql[] =
     "UPDATE yum_sync_packages s SET unit_id = u.id FROM units u"
-    " WHERE s.seq = ANY($1::int[]) AND u.type_id = s.type_id AND u.unit_key = s.unit_key";
+    " WHERE s.unit_id IS NULL AND u.type_id = s.type_id AND u.unit_key = s.unit_key";
 
-static const char insert_repodata_sql[] =
-    "INSERT INTO rpm_repodata (unit_id, primary_xml, filelists_xml, other_xml)"
-    " SELECT DISTINCT ON (s.unit_id) s.unit_id, s.primary_xml, f.xml, o.xml"
-    " FROM yum_sync_packages s JOIN yum_sync_filelists f ON f.pkgid = s.pkgid"
-    "      JOIN yum_sync_other o ON o.pkgid = s.pkgid"
-    " WHERE s.seq = ANY($1::int[]) AND s.unit_id IS NOT NULL"
-    " ON CONFLICT (unit_id) DO NOTHING";
+static const char unmatched_sql[] =
+    "SELECT nevra FROM yum_sync_packages WHERE unit_id IS NULL LIMIT 1";
 
 static const char found_packages_sql[] =
     "INSERT INTO yum_sync_found (unit_id, type_id)"
@@ -644,15 +644,36 @@ static void batch_clear(package_batch_t *batch)
     g_ptr_array_set_size(batch->sizes, 0);
 }
 
-/* Makes the batch's files durable, then inserts their units and repodata. */
+/* Reads the result of the batch INSERT that runs on the connection, if any. */
+static pulp_status_t finish_insert(yum_sync_t *sync, pulp_error_t *error)
+{
+    PGresult *result;
+    pulp_status_t status = PULP_OK;
+
+    if (!sync->insert_pending)
+        return PULP_OK;
+    sync->insert_pending = 0;
+    while ((result = PQgetResult(sync->db))) {
+        if (PQresultStatus(result) != PGRES_COMMAND_OK && status == PULP_OK)
+            status = pulp_error_set(error, PULP_ERR_INTERNAL, "could not insert package units: "
+                                    "%s", PQresultErrorMessage(result));
+        PQclear(result);
+    }
+    return status;
+}
+
+/* Makes the batch's files durable, then starts the INSERT of their units, which runs in
+ * PostgreSQL while the next downloads run here; finish_insert reads its result. */
 static pulp_status_t flush_batch(yum_sync_t *sync, package_batch_t *batch, pulp_error_t *error)
 {
     char *seqs;
     char *paths;
     char *digests;
     char *sizes;
-    pulp_status_t status;
+    int sent;
 
+    if (finish_insert(sync, error) != PULP_OK)
+        return error->status;
     if (batch->seqs->len == 0)
         return PULP_OK;
     if (pulp_storage_sync(sync->storage_dir, error) != PULP_OK)
@@ -664,21 +685,40 @@ static pulp_status_t flush_batch(yum_sync_t *sync, package_batch_t *batch, pulp_
                                  batch->digests->len);
     sizes = int_array(batch->sizes);
     {
-        const char *insert_params[4] = { seqs, paths, digests, sizes };
-        const char *match_params[1] = { seqs };
+        const char *params[4] = { seqs, paths, digests, sizes };
 
-        status = pulp_db_command(sync->db, error, insert_units_sql, 4, insert_params);
-        if (status == PULP_OK)
-            status = pulp_db_command(sync->db, error, match_batch_sql, 1, match_params);
-        if (status == PULP_OK)
-            status = pulp_db_command(sync->db, error, insert_repodata_sql, 1, match_params);
+        sent = PQsendQueryParams(sync->db, insert_units_sql, 4, NULL, params, NULL, NULL, 0);
     }
     g_free(seqs);
     free(paths);
     free(digests);
     g_free(sizes);
     batch_clear(batch);
-    return status;
+    if (!sent)
+        return pulp_error_set(error, PULP_ERR_UNAVAILABLE, "could not insert package units: %s",
+                              PQerrorMessage(sync->db));
+    sync->insert_pending = 1;
+    return PULP_OK;
+}
+
+/* Gives every staged package its unit id and stores the repodata of the new units. */
+static pulp_status_t match_new_units(yum_sync_t *sync, pulp_error_t *error)
+{
+    PGresult *result;
+
+    if (finish_insert(sync, error) != PULP_OK ||
+        pulp_db_command(sync->db, error, match_new_sql, 0, NULL) != PULP_OK ||
+        pulp_db_command(sync->db, error, repair_repodata_sql, 0, NULL) != PULP_OK)
+        return error->status;
+
+    result = pulp_db_query(sync->db, error, unmatched_sql, 0, NULL);
+    if (!result)
+        return error->status;
+    if (PQntuples(result) > 0)
+        pulp_error_set(error, PULP_ERR_INTERNAL, "could not find the unit of package %s after "
+                       "its download", PQgetvalue(result, 0, 0));
+    PQclear(result);
+    return error->status;
 }
 
 static pulp_status_t fetch_queue(yum_sync_t *sync, GQueue *queue, int *last_seq, int *exhausted,
@@ -690,6 +730,8 @@ static pulp_status_t fetch_queue(yum_sync_t *sync, GQueue *queue, int *last_seq,
     PGresult *result;
     int rows;
 
+    if (finish_insert(sync, error) != PULP_OK)
+        return error->status;
     snprintf(after, sizeof after, "%d", *last_seq);
     snprintf(limit, sizeof limit, "%d", QUEUE_WINDOW);
     result = pulp_db_query(sync->db, error, queue_sql, 2, params);
@@ -816,6 +858,14 @@ static pulp_status_t download_packages(yum_sync_t *sync, pulp_error_t *error)
     }
     if (status == PULP_OK)
         status = flush_batch(sync, &batch, error);
+    if (status == PULP_OK) {
+        status = match_new_units(sync, error);
+    } else {
+        /* The connection stays usable for the cleanup only once the result is read. */
+        pulp_error_t ignored = PULP_ERROR_INIT;
+
+        finish_insert(sync, &ignored);
+    }
 
     g_queue_clear_full(&queue, (GDestroyNotify)package_download_free);
     /* The downloader goes first: its running transfers write into the inflight files. */
@@ -832,6 +882,8 @@ static pulp_status_t sync_packages(yum_sync_t *sync, pulp_error_t *error)
 {
     yum_stage_counts_t counts;
     pulp_status_t status = begin_step(sync, &sync->content, error);
+    int64_t started = pulp_monotonic_ms();
+    int64_t staged;
 
     if (status == PULP_OK)
         status = yum_stage_create(sync->db, error);
@@ -847,13 +899,23 @@ static pulp_status_t sync_packages(yum_sync_t *sync, pulp_error_t *error)
         status = match_existing(sync, error);
     if (status == PULP_OK)
         status = report(sync, 1, error);
-    if (status == PULP_OK)
-        status = download_packages(sync, error);
+    if (status != PULP_OK)
+        return status;
+
+    staged = pulp_monotonic_ms();
+    pulp_log_info("staged %lld packages of repository \"%s\" in %.1f s; %lld to download",
+                  counts.packages, sync->repo_id, (double)(staged - started) / 1000,
+                  sync->items_total);
+    status = download_packages(sync, error);
     if (status == PULP_OK)
         status = pulp_db_command(sync->db, error, found_packages_sql, 0, NULL);
-    if (status == PULP_OK)
-        end_step(sync, &sync->content, "FINISHED");
-    return status;
+    if (status != PULP_OK)
+        return status;
+    pulp_log_info("downloaded %lld packages of repository \"%s\" in %.1f s",
+                  sync->items_total, sync->repo_id,
+                  (double)(pulp_monotonic_ms() - staged) / 1000);
+    end_step(sync, &sync->content, "FINISHED");
+    return PULP_OK;
 }
 
 /* --- errata, comps and carried metadata files ----------------------------------------- */
