@@ -217,7 +217,8 @@ static int create_temp_file(const char *directory, char *path, size_t path_size)
         if (getrandom(&random_bits, sizeof random_bits, 0) != (ssize_t)sizeof random_bits)
             random_bits = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
         snprintf(path, path_size, "%s/incoming-%ld-%lu-%016llx", directory, (long)getpid(),
-                 ++counter, (unsigned long long)random_bits);
+                 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED),
+                 (unsigned long long)random_bits);
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0 && errno != EEXIST)
             return -1;
@@ -276,6 +277,32 @@ pulp_storage_file_t *pulp_storage_file_new(const char *storage_dir, const char *
 fail:
     pulp_storage_file_free(file);
     return NULL;
+}
+
+pulp_status_t pulp_storage_file_set_checksum_type(pulp_storage_file_t *file,
+                                                  const char *checksum_type, pulp_error_t *error)
+{
+    cr_ChecksumType type = CR_CHECKSUM_SHA256;
+
+    if (file->size > 0)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not set the checksum type of "
+                              "\"%s\": data was written already", file->temp_path);
+    if (checksum_type && !checksum_from_name(checksum_type, &type))
+        return pulp_error_set(error, PULP_ERR_UNSUPPORTED_VALUE,
+                              "unsupported checksum type \"%s\"", checksum_type);
+    if (file->extra)
+        g_free(checksum_finish(file->extra));
+    file->extra = NULL;
+    g_free(file->checksum_type);
+    file->checksum_type = checksum_type ? g_strdup(checksum_type) : NULL;
+    file->extra_type = type;
+    if (checksum_type && type != CR_CHECKSUM_SHA256) {
+        file->extra = cr_checksum_new(type, NULL);
+        if (!file->extra)
+            return pulp_error_set(error, PULP_ERR_INTERNAL, "could not start a %s checksum",
+                                  checksum_type);
+    }
+    return PULP_OK;
 }
 
 pulp_status_t pulp_storage_file_write(pulp_storage_file_t *file, const void *data,

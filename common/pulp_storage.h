@@ -62,6 +62,11 @@ enum {
 pulp_storage_file_t *pulp_storage_file_new(const char *storage_dir, const char *checksum_type,
                                            pulp_error_t *error);
 
+/* Sets the type of the checksum to verify besides SHA-256 (NULL for none), for a file created
+ * before that type was known; only before the first write. */
+pulp_status_t pulp_storage_file_set_checksum_type(pulp_storage_file_t *file,
+                                                  const char *checksum_type, pulp_error_t *error);
+
 pulp_status_t pulp_storage_file_write(pulp_storage_file_t *file, const void *data,
                                       size_t length, pulp_error_t *error);
 

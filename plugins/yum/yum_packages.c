@@ -94,7 +94,8 @@ void yum_package_location(const char *filename, char *out, size_t out_size)
 
 /* --- COPY rows ------------------------------------------------------------------------ */
 
-/* Appends one field in COPY's text format: backslash escapes, \N for NULL. */
+/* Appends one field in COPY's text format: backslash escapes, \N for NULL. Runs of plain
+ * characters are copied at once, since this runs for every byte of every fragment. */
 static void copy_field(GString *line, const char *value)
 {
     if (line->len > 0)
@@ -103,8 +104,12 @@ static void copy_field(GString *line, const char *value)
         g_string_append(line, "\\N");
         return;
     }
-    for (const char *c = value; *c; c++) {
-        switch (*c) {
+    while (*value) {
+        size_t plain = strcspn(value, "\\\n\r\t");
+
+        g_string_append_len(line, value, (gssize)plain);
+        value += plain;
+        switch (*value) {
         case '\\':
             g_string_append(line, "\\\\");
             break;
@@ -118,8 +123,9 @@ static void copy_field(GString *line, const char *value)
             g_string_append(line, "\\t");
             break;
         default:
-            g_string_append_c(line, *c);
+            return;
         }
+        value++;
     }
 }
 

@@ -17,11 +17,14 @@
 #include "pulp_storage.h"
 #include "yum.h"
 #include "yum_download.h"
+#include "yum_storer.h"
 
 /* Packages whose units are inserted together, after one syncfs(2). */
 #define COMMIT_BATCH 1000
 /* Rows of the download queue read from the staging table at a time. */
 #define QUEUE_WINDOW 5000
+/* Downloaded packages that may wait for the storing thread, each with an open file. */
+#define STORE_BACKLOG 64
 
 typedef enum {
     ROLE_PRIMARY,
@@ -511,6 +514,8 @@ end:
 /* --- packages ------------------------------------------------------------------------- */
 
 typedef struct package_download {
+    /* First, so that the storing thread's job leads back to its download. */
+    yum_store_job_t job;
     int seq;
     char *type_id;
     char *url;
@@ -763,10 +768,10 @@ static pulp_status_t fetch_queue(yum_sync_t *sync, GQueue *queue, int *last_seq,
     return PULP_OK;
 }
 
-/* Starts one download; the download is in inflight until its result arrives. */
+/* Starts one download; the download is in inflight until its transfer ends. */
 static pulp_status_t start_download(yum_sync_t *sync, pulp_downloader_t *downloader,
-                                    GHashTable *inflight, package_download_t *download,
-                                    pulp_error_t *error)
+                                    yum_storer_t *storer, GHashTable *inflight,
+                                    package_download_t *download, pulp_error_t *error)
 {
     const char *type = sync->validate ? download->checksum_type : NULL;
 
@@ -776,7 +781,7 @@ static pulp_status_t start_download(yum_sync_t *sync, pulp_downloader_t *downloa
         package_download_free(download);
         return error->status;
     }
-    download->file = pulp_storage_file_new(sync->storage_dir, type, error);
+    download->file = yum_storer_take_file(storer, type, error);
     if (!download->file ||
         pulp_downloader_add(downloader, download->url, download->file, download, error) !=
             PULP_OK) {
@@ -787,23 +792,32 @@ static pulp_status_t start_download(yum_sync_t *sync, pulp_downloader_t *downloa
     return PULP_OK;
 }
 
-/* Verifies and stores one downloaded package and adds it to the batch. */
-static pulp_status_t store_package(yum_sync_t *sync, package_download_t *download,
-                                   package_batch_t *batch, pulp_error_t *error)
+/* Hands a downloaded package to the storing thread, which verifies and commits it. */
+static void submit_package(yum_sync_t *sync, yum_storer_t *storer, package_download_t *download)
 {
-    char path[PULP_STORAGE_PATH_MAX];
-    pulp_error_t check = PULP_ERROR_INIT;
-    const char *checksum = sync->validate ? download->checksum : NULL;
+    yum_store_job_t *job = &download->job;
 
-    if (pulp_storage_file_verify(download->file, download->size, checksum, &check) != PULP_OK)
-        return pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid download of \"%s\": %s",
-                              download->url, check.message);
-    if (pulp_storage_file_commit(download->file, download->type_id, download->filename,
-                                 PULP_STORAGE_DEFER_SYNC, path, sizeof path, error) != PULP_OK)
-        return error->status;
+    job->file = download->file;
+    job->type_id = download->type_id;
+    job->filename = download->filename;
+    job->expected_size = download->size;
+    job->expected_checksum = sync->validate ? download->checksum : NULL;
+    job->user_data = download;
+    yum_storer_submit(storer, job);
+}
+
+/* Adds a package that the storing thread stored to the batch, or fails with its reason. */
+static pulp_status_t stored_package(yum_sync_t *sync, package_download_t *download,
+                                    package_batch_t *batch, pulp_error_t *error)
+{
+    const yum_store_job_t *job = &download->job;
+
+    if (job->status != PULP_OK)
+        return pulp_error_set(error, job->status, "invalid download of \"%s\": %s",
+                              download->url, job->message);
 
     g_ptr_array_add(batch->seqs, g_strdup_printf("%d", download->seq));
-    g_ptr_array_add(batch->paths, g_strdup(path));
+    g_ptr_array_add(batch->paths, g_strdup(job->path));
     g_ptr_array_add(batch->digests, g_strdup(pulp_storage_file_sha256(download->file)));
     g_ptr_array_add(batch->sizes,
                     g_strdup_printf("%llu", (unsigned long long)pulp_storage_file_size(
@@ -813,51 +827,132 @@ static pulp_status_t store_package(yum_sync_t *sync, package_download_t *downloa
     return PULP_OK;
 }
 
-static pulp_status_t download_packages(yum_sync_t *sync, pulp_error_t *error)
+typedef struct download_loop {
+    pulp_downloader_t *downloader;
+    yum_storer_t *storer;
+    GQueue queue;
+    GHashTable *inflight;
+    package_batch_t batch;
+    int last_seq;
+    int exhausted;
+} download_loop_t;
+
+/* Handles the transfers that ended: a failure stops the sync, a success goes to the
+ * storing thread. */
+static pulp_status_t take_transfers(yum_sync_t *sync, download_loop_t *loop, int wait_ms,
+                                    pulp_error_t *error)
 {
-    pulp_downloader_t *downloader = pulp_downloader_new(&sync->download, error);
-    package_batch_t batch = {
-        g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free),
-        g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free),
-    };
-    GQueue queue = G_QUEUE_INIT;
-    GHashTable *inflight = g_hash_table_new_full(g_direct_hash, g_direct_equal,
-                                                 (GDestroyNotify)package_download_free, NULL);
     pulp_download_result_t results[32];
-    size_t window = (size_t)sync->download.max_parallel * 2;
-    int last_seq = 0;
-    int exhausted = 0;
-    pulp_status_t status = downloader ? PULP_OK : error->status;
+    int count = pulp_downloader_perform(loop->downloader, wait_ms, results, 32);
+    pulp_status_t status = PULP_OK;
 
-    while (status == PULP_OK) {
-        if (g_queue_is_empty(&queue) && !exhausted)
-            status = fetch_queue(sync, &queue, &last_seq, &exhausted, error);
-        while (status == PULP_OK && !g_queue_is_empty(&queue) &&
-               pulp_downloader_active(downloader) < window)
-            status = start_download(sync, downloader, inflight, g_queue_pop_head(&queue),
-                                    error);
-        if (status != PULP_OK || (pulp_downloader_active(downloader) == 0 && exhausted &&
-                                  g_queue_is_empty(&queue)))
-            break;
+    for (int i = 0; i < count; i++) {
+        package_download_t *download = results[i].user_data;
 
-        int count = pulp_downloader_perform(downloader, 200, results, 32);
-
-        for (int i = 0; i < count; i++) {
-            package_download_t *download = results[i].user_data;
-
-            if (status == PULP_OK && results[i].status != PULP_OK)
-                status = pulp_error_set(error, results[i].status, "%s", results[i].message);
-            else if (status == PULP_OK)
-                status = store_package(sync, download, &batch, error);
-            g_hash_table_remove(inflight, download);
+        g_hash_table_steal(loop->inflight, download);
+        if (status == PULP_OK && results[i].status != PULP_OK) {
+            status = pulp_error_set(error, results[i].status, "%s", results[i].message);
+            package_download_free(download);
+            continue;
         }
-        if (status == PULP_OK && batch.seqs->len >= COMMIT_BATCH)
-            status = flush_batch(sync, &batch, error);
+        if (status != PULP_OK) {
+            package_download_free(download);
+            continue;
+        }
+        submit_package(sync, loop->storer, download);
+    }
+    return status;
+}
+
+/* Adds the packages that the storing thread finished to the batch. */
+static pulp_status_t take_stored(yum_sync_t *sync, download_loop_t *loop, int wait_ms,
+                                 pulp_error_t *error)
+{
+    yum_store_job_t *job;
+    pulp_status_t status = PULP_OK;
+
+    while ((job = yum_storer_collect(loop->storer, wait_ms))) {
+        package_download_t *download = job->user_data;
+
+        if (status == PULP_OK)
+            status = stored_package(sync, download, &loop->batch, error);
+        package_download_free(download);
+        wait_ms = 0;
+    }
+    if (status == PULP_OK && loop->batch.seqs->len >= COMMIT_BATCH)
+        status = flush_batch(sync, &loop->batch, error);
+    return status;
+}
+
+static int loop_done(download_loop_t *loop)
+{
+    return loop->exhausted && g_queue_is_empty(&loop->queue) &&
+           pulp_downloader_active(loop->downloader) == 0 &&
+           yum_storer_pending(loop->storer) == 0;
+}
+
+static pulp_status_t run_download_loop(yum_sync_t *sync, download_loop_t *loop,
+                                       pulp_error_t *error)
+{
+    size_t window = (size_t)sync->download.max_parallel * 2 + STORE_BACKLOG;
+    pulp_status_t status = PULP_OK;
+
+    while (status == PULP_OK && !loop_done(loop)) {
+        int transfers_left;
+
+        if (g_queue_is_empty(&loop->queue) && !loop->exhausted)
+            status = fetch_queue(sync, &loop->queue, &loop->last_seq, &loop->exhausted, error);
+        /* Downloads that wait for the storing thread count too, so that open files stay
+         * bounded when the thread falls behind. */
+        while (status == PULP_OK && !g_queue_is_empty(&loop->queue) &&
+               pulp_downloader_active(loop->downloader) + yum_storer_pending(loop->storer) <
+                   window)
+            status = start_download(sync, loop->downloader, loop->storer, loop->inflight,
+                                    g_queue_pop_head(&loop->queue), error);
+
+        transfers_left = pulp_downloader_active(loop->downloader) > 0;
+        if (status == PULP_OK && transfers_left)
+            status = take_transfers(sync, loop, 200, error);
+        /* Without transfers, wait for the storing thread instead. */
+        if (status == PULP_OK)
+            status = take_stored(sync, loop, transfers_left ? 0 : 50, error);
         if (status == PULP_OK)
             status = report(sync, 0, error);
     }
+    return status;
+}
+
+static void drain_storer(download_loop_t *loop)
+{
+    yum_store_job_t *job;
+
+    yum_storer_stop(loop->storer);
+    while (yum_storer_pending(loop->storer) > 0 && (job = yum_storer_collect(loop->storer, 0)))
+        package_download_free(job->user_data);
+}
+
+static pulp_status_t download_packages(yum_sync_t *sync, pulp_error_t *error)
+{
+    download_loop_t loop = {
+        .downloader = pulp_downloader_new(&sync->download, error),
+        .queue = G_QUEUE_INIT,
+        .inflight = g_hash_table_new_full(g_direct_hash, g_direct_equal,
+                                          (GDestroyNotify)package_download_free, NULL),
+        .batch = {
+            g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free),
+            g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free),
+        },
+    };
+    pulp_status_t status = loop.downloader ? PULP_OK : error->status;
+
+    if (status == PULP_OK) {
+        loop.storer = yum_storer_start(sync->storage_dir, error);
+        status = loop.storer ? PULP_OK : error->status;
+    }
     if (status == PULP_OK)
-        status = flush_batch(sync, &batch, error);
+        status = run_download_loop(sync, &loop, error);
+    if (status == PULP_OK)
+        status = flush_batch(sync, &loop.batch, error);
     if (status == PULP_OK) {
         status = match_new_units(sync, error);
     } else {
@@ -867,14 +962,17 @@ static pulp_status_t download_packages(yum_sync_t *sync, pulp_error_t *error)
         finish_insert(sync, &ignored);
     }
 
-    g_queue_clear_full(&queue, (GDestroyNotify)package_download_free);
+    if (loop.storer)
+        drain_storer(&loop);
+    yum_storer_free(loop.storer);
+    g_queue_clear_full(&loop.queue, (GDestroyNotify)package_download_free);
     /* The downloader goes first: its running transfers write into the inflight files. */
-    pulp_downloader_free(downloader);
-    g_hash_table_destroy(inflight);
-    g_ptr_array_free(batch.seqs, TRUE);
-    g_ptr_array_free(batch.paths, TRUE);
-    g_ptr_array_free(batch.digests, TRUE);
-    g_ptr_array_free(batch.sizes, TRUE);
+    pulp_downloader_free(loop.downloader);
+    g_hash_table_destroy(loop.inflight);
+    g_ptr_array_free(loop.batch.seqs, TRUE);
+    g_ptr_array_free(loop.batch.paths, TRUE);
+    g_ptr_array_free(loop.batch.digests, TRUE);
+    g_ptr_array_free(loop.batch.sizes, TRUE);
     return status;
 }
 

@@ -1,0 +1,210 @@
+"""Helpers of the yum benchmarks: a private stack started with scripts/stack, a private
+httpd that serves the benchmark repository as the upstream feed, API calls, task timing
+and the peak memory of the worker's task processes.
+
+Every server listens on 127.0.0.1 only, on ports from PULP_BENCH_PORT_BASE (default 25550):
+the stack uses base to base + 14 and the feed server base + 16.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+PORT_BASE = int(os.environ.get("PULP_BENCH_PORT_BASE", "25550"))
+RUN_DIR = Path(os.environ.get("PULP_BENCH_RUN_DIR", f"/var/tmp/pulp-bench-run-{PORT_BASE}"))
+
+
+def stack_command(*arguments):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PULP_")}
+    environment.update({"PULP_RUN_DIR": str(RUN_DIR), "PULP_PORT_BASE": str(PORT_BASE)})
+    result = subprocess.run([str(CHECKOUT / "scripts" / "stack"), *arguments], env=environment,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/stack {' '.join(arguments)} failed:\n"
+                           f"{result.stdout}{result.stderr}")
+    return result
+
+
+def read_env(path):
+    values = {}
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("export "):
+            name, value = line[len("export "):].split("=", 1)
+            values[name] = value.strip("'")
+    return values
+
+
+class Stack:
+    """A fresh private stack: an empty database and store, so a sync downloads everything."""
+
+    def __enter__(self):
+        if RUN_DIR.exists():
+            stack_command("clean")
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        RUN_DIR.chmod(0o755)
+        stack_command("start")
+        self.env = read_env(RUN_DIR / "stack.env")
+        self.url = self.env["PULP_URL"].rstrip("/")
+        self.session = requests.Session()
+        self.session.auth = (self.env["PULP_USER"], self.env["PULP_PASSWORD"])
+        return self
+
+    def __exit__(self, *exc):
+        if os.environ.get("PULP_BENCH_KEEP") == "1":
+            print(f"keeping the benchmark stack in {RUN_DIR}")
+            return
+        stack_command("clean")
+        shutil.rmtree(RUN_DIR, ignore_errors=True)
+
+    def api(self, method, path, body=None):
+        response = self.session.request(method, f"{self.url}/pulp/api/v2/{path}", json=body,
+                                        timeout=60)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def wait(self, call_report, timeout=3600):
+        """Poll the first task of a call report every 20 ms; returns its final document."""
+        href = call_report["spawned_tasks"][0]["_href"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            task = self.session.get(self.url + href, timeout=60).json()
+            if task["state"] in ("finished", "error", "canceled", "skipped"):
+                return task
+            time.sleep(0.02)
+        raise RuntimeError(f"task {href} did not end within {timeout} s")
+
+    def run_task(self, method, path, body=None):
+        """Dispatch a task and wait for it; returns (seconds from request to end, task)."""
+        started = time.monotonic()
+        task = self.wait(self.api(method, path, body))
+        elapsed = time.monotonic() - started
+        if task["state"] != "finished":
+            raise RuntimeError(f"{path} ended {task['state']}: {json.dumps(task['error'])}")
+        return elapsed, task
+
+    def worker_pids(self):
+        pids = []
+        for pid_file in (RUN_DIR / "pids").glob("worker-*.pid"):
+            try:
+                pids.append(int(pid_file.read_text().split()[0]))
+            except (OSError, ValueError, IndexError):
+                pass
+        return pids
+
+
+class FeedServer:
+    """A private httpd serving a directory: the upstream of the sync benchmark."""
+
+    def __init__(self, root, port=PORT_BASE + 16):
+        self.root = Path(root)
+        self.port = port
+        self.dir = RUN_DIR.parent / f"pulp-bench-feed-{port}"
+        self.url = f"http://127.0.0.1:{port}/"
+
+    def __enter__(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        modules = "/usr/lib/apache2/modules"
+        (self.dir / "httpd.conf").write_text(f"""
+ServerRoot "{self.dir}"
+ServerName 127.0.0.1
+PidFile "{self.dir}/httpd.pid"
+DefaultRuntimeDir "{self.dir}"
+Mutex file:{self.dir} default
+ErrorLog "{self.dir}/error.log"
+Listen 127.0.0.1:{self.port}
+User www-data
+Group www-data
+LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+KeepAlive On
+MaxKeepAliveRequests 0
+DocumentRoot "{self.root}"
+<Directory "{self.root}">
+    Require all granted
+</Directory>
+""")
+        subprocess.run(["/usr/sbin/apache2", "-f", str(self.dir / "httpd.conf"), "-k", "start"],
+                       check=True)
+        for _ in range(100):
+            try:
+                if requests.get(self.url + "repodata/repomd.xml", timeout=5).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the feed httpd did not start (log: {self.dir}/error.log)")
+
+    def __exit__(self, *exc):
+        subprocess.run(["/usr/sbin/apache2", "-f", str(self.dir / "httpd.conf"), "-k", "stop"],
+                       check=False)
+        time.sleep(0.5)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def descendants(pid):
+    """Return the pids of all processes below pid."""
+    children = []
+    try:
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            children.append(int(child))
+            children += descendants(int(child))
+    except OSError:
+        pass
+    return children
+
+
+def peak_kib(pid):
+    """Return VmHWM (the peak resident set size) of a process in KiB, or 0."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class PeakMemory:
+    """Samples the peak RSS of the workers' task processes every 50 ms while active."""
+
+    def __init__(self, worker_pids):
+        self.worker_pids = worker_pids
+        self.peak = 0
+        self.running = False
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def sample(self):
+        while self.running:
+            for worker in self.worker_pids:
+                for pid in [worker] + descendants(worker):
+                    self.peak = max(self.peak, peak_kib(pid))
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self.running = True
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join()
+
+
+def timed(command, **kwargs):
+    """Run a command; returns its wall time in seconds."""
+    started = time.monotonic()
+    subprocess.run(command, check=True, **kwargs)
+    return time.monotonic() - started
+
+
+def ratio(value, reference):
+    return value / reference if reference else float("inf")
