@@ -2,7 +2,7 @@
 """Benchmark of yum_distributor: publish of the benchmark repository, against createrepo_c
 run over the same package files from scratch and with --update, measured in the same run.
 
-createrepo_c writes sqlite databases unless told --no-database, and the distributor only
+createrepo_c writes sqlite databases unless given --no-database, and the distributor only
 when generate_sqlite is set, so both pairs are measured: without databases (the
 distributor's default) and with them.
 

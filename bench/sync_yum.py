@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""Benchmark of yum_importer: a full sync of the benchmark repository over loopback, against
-a raw parallel download of the same files with the same concurrency (curl --parallel); an
-unchanged resync; and the peak resident memory of the worker's task processes.
+"""Benchmark of yum_importer: a full sync of the benchmark repository over loopback.
+
+The reference is a raw parallel download of the same files with the same concurrency (curl
+--parallel). The script also measures an unchanged resync and the peak resident memory of
+the worker's task processes.
 
 Each round empties the store (TRUNCATE of the units, removal of the files) so that the sync
 downloads everything again, and the minimum of the rounds is reported, which is the figure

@@ -205,8 +205,9 @@ pulp_status_t pulp_storage_mkdirs(const char *path, int mode, pulp_error_t *erro
 }
 
 /* Creates a new file of mode 0644 (less the umask) with a unique name in directory; returns
- * its descriptor, or -1 with errno set. The name holds the pid, a counter and random bits,
- * so processes on other hosts that share the storage do not collide either (O_EXCL checks). */
+ * its descriptor, or -1 with errno set. The name contains the pid, a counter and random
+ * bits, so processes on other hosts that share the storage do not collide either, and O_EXCL
+ * catches the rare clash. */
 static int create_temp_file(const char *directory, char *path, size_t path_size)
 {
     static unsigned long counter;

@@ -10,7 +10,7 @@
  * store the same content at the same moment both succeed and leave one file.
  *
  * The checksums come from createrepo_c (which computes them with OpenSSL), so only programs
- * that link createrepo_c (pulp-worker, the tests) may call the file functions; the path
+ * that link createrepo_c (pulp-worker, the tests) may call the file functions. The path
  * functions need no library. */
 #ifndef PULP_STORAGE_H
 #define PULP_STORAGE_H
@@ -63,7 +63,7 @@ pulp_storage_file_t *pulp_storage_file_new(const char *storage_dir, const char *
                                            pulp_error_t *error);
 
 /* Sets the type of the checksum to verify besides SHA-256 (NULL for none), for a file created
- * before that type was known; only before the first write. */
+ * before that type was known. Fails after the first write. */
 pulp_status_t pulp_storage_file_set_checksum_type(pulp_storage_file_t *file,
                                                   const char *checksum_type, pulp_error_t *error);
 

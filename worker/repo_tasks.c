@@ -100,7 +100,7 @@ static const char *json_text(json_object *object)
     " 'summary', h.summary, 'details', h.details, 'error_message', h.error_message,"     \
     " 'exception', h.exception, 'traceback', h.traceback"
 
-/* Stores the history entry and returns it as the task's result; a failure to record it is
+/* Stores the history entry and returns it as the task's result. A failure to record it is
  * logged and leaves *result NULL, since the sync or publish itself is already done. */
 static void record_history(PGconn *db, const char *sql, int n_params, const char *const *params,
                            json_object **result)

@@ -1,11 +1,11 @@
 /* The repository sync and publish task kinds, and the operations that importer and
  * distributor plugins give them.
  *
- * The task kinds (repo_tasks.c) read the importer or distributor row, merge the task's
- * override_config into its configuration and call the plugin through the table registered
- * for its type, then record the sync or publish history and, after a successful sync,
- * dispatch a publish for each distributor with auto_publish. A new plugin adds its table
- * to the lists in repo_tasks.c; nothing else in the worker changes. */
+ * The task kinds (repo_tasks.c) read the importer or distributor row and merge the task's
+ * override_config into its configuration. They call the plugin through the table registered
+ * for its type, then record the sync or publish history. After a successful sync they
+ * dispatch a publish for each distributor with auto_publish. A new plugin adds its table to
+ * the lists in repo_tasks.c, and nothing else in the worker changes. */
 #ifndef PULP_REPO_TASKS_H
 #define PULP_REPO_TASKS_H
 
@@ -27,8 +27,9 @@ typedef struct pulp_plugin_report {
 typedef struct pulp_importer_ops {
     const char *importer_type_id;
     /* Syncs the repository with config (the stored configuration merged with the task's
-     * override) and the importer's scratchpad (read-only; the plugin stores a new one in
-     * its own final transaction). Leaves the repository unchanged on failure. */
+     * override) and the importer's scratchpad. The scratchpad is read-only here, because
+     * the plugin stores a new one in its own final transaction. Leaves the repository
+     * unchanged on failure. */
     pulp_status_t (*sync)(pulp_task_context_t *ctx, const char *repo_id, json_object *config,
                           json_object *scratchpad, pulp_plugin_report_t *report,
                           pulp_error_t *error);

@@ -1,10 +1,10 @@
 /* Declarations shared by the files of the yum plugin's worker side (sync and publish).
  *
  * A sync stages the feed's packages in temporary tables of its own database session
- * (yum_packages.c), downloads the missing ones into the store (yum_sync.c), creates errata,
- * comps and metadata-file units (yum_errata.c, yum_comps.c), and changes the repository's
- * associations in one transaction at the end (yum_units.c). A publish writes a tree from the
- * stored units (yum_publish.c) and swaps it in with a symlink (yum_tree.c). */
+ * (yum_packages.c) and downloads the missing ones into the store (yum_sync.c). It creates
+ * errata, comps and metadata-file units (yum_errata.c, yum_comps.c), then changes the
+ * repository's associations in one transaction at the end (yum_units.c). A publish writes a
+ * tree from the stored units (yum_publish.c) and swaps it in with a symlink (yum_tree.c). */
 #ifndef PULP_YUM_H
 #define PULP_YUM_H
 

@@ -3,7 +3,7 @@
  *
  * createrepo_c 0.17 has no comps parser, so the file is read with GLib's GMarkup, an event
  * parser that needs no further library and reads the file in chunks. Each unit's metadata
- * is Pulp 2's document for its type; the unit key is the comps id plus the repository id,
+ * is Pulp 2's document for its type. The unit key is the comps id plus the repository id,
  * because comps entries of the same id differ from one repository to the next.
  * NOTE: <langpacks> entries are not kept, so a published repository has none. */
 #include <errno.h>

@@ -98,8 +98,8 @@ static const pulp_config_key_t distributor_keys[] = {
 };
 
 /* Keys that need another key: { key, the key it requires }. Usernames and passwords go in
- * pairs; a proxy port needs a proxy host and a client key needs a client certificate, while
- * a proxy host alone uses the default port and a certificate file may also hold the key. */
+ * pairs. A proxy port needs a proxy host and a client key needs a client certificate, but a
+ * proxy host alone uses the default port, and a certificate file may also contain the key. */
 static const char *const importer_dependencies[][2] = {
     { "proxy_username", "proxy_password" },
     { "proxy_password", "proxy_username" },

@@ -1,7 +1,7 @@
 /* Parallel downloads into the content store with libcurl's multi interface.
  *
  * The caller adds transfers (a URL and a pulp_storage_file_t to fill) and calls
- * pulp_downloader_perform in a loop; each call runs the transfers for a short while and
+ * pulp_downloader_perform in a loop. Each call runs the transfers for a short while and
  * returns the ones that ended. Transient failures (connection errors, stalls, HTTP 408, 429
  * and 5xx) are retried with capped exponential back-off, each retry starting the file over.
  * The downloader never verifies content: the caller checks size and checksum afterwards. */
@@ -77,8 +77,9 @@ int pulp_downloader_perform(pulp_downloader_t *downloader, int timeout_ms,
 pulp_status_t pulp_download_url_join(const char *base, const char *path, char *out,
                                      size_t out_size, pulp_error_t *error);
 
-/* Writes "scheme://host:port" of url into out (lower-case scheme and host, the scheme's
- * default port when none is given); an empty string when url cannot be parsed. */
+/* Writes "scheme://host:port" of url into out, with lower-case scheme and host and the
+ * scheme's default port when none is given. Writes an empty string when url cannot be
+ * parsed. */
 void pulp_download_url_origin(const char *url, char *out, size_t out_size);
 
 #endif

@@ -2,8 +2,8 @@
  *
  * createrepo_c 0.17 reads gzip, bzip2 and xz but not zstd, which current Fedora and RHEL
  * repositories use. libarchive's raw format with every filter reads them all and detects the
- * compression from the first bytes of the content, so a file named ".gz" that holds zstd (or
- * nothing compressed at all) is still read correctly. */
+ * compression from the first bytes of the content, so a file named ".gz" that contains zstd
+ * (or nothing compressed at all) is still read correctly. */
 #include <archive.h>
 #include <errno.h>
 #include <fcntl.h>

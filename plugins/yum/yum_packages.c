@@ -1,6 +1,6 @@
-/* Staging of a feed's packages: primary, filelists and other are parsed one package at a time
- * (createrepo_c's callback parsers) and each package is copied at once into temporary tables
- * with COPY, so memory does not grow with the size of the repository.
+/* Staging of a feed's packages. Primary, filelists and other are parsed one package at a
+ * time with createrepo_c's callback parsers. Each package goes at once into temporary tables
+ * through COPY, so memory does not grow with the size of the repository.
  *
  * yum_sync_packages holds one row per package of primary (unit key, metadata, where to
  * download it, its primary fragment); yum_sync_filelists and yum_sync_other hold the other
@@ -162,7 +162,7 @@ static const char *epoch_of(const cr_Package *pkg)
     return pkg->epoch && *pkg->epoch ? pkg->epoch : "0";
 }
 
-/* Pulp 2 names SHA-1 "sha1" where repodata may say "sha". */
+/* Pulp 2 names SHA-1 "sha1" where repodata may write "sha". */
 static const char *checksum_type_of(const cr_Package *pkg)
 {
     if (pkg->checksum_type && strcmp(pkg->checksum_type, "sha") == 0)

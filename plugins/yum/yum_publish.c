@@ -1,8 +1,8 @@
 /* yum_distributor's publish: a complete tree in a staging folder named after the task, built
  * from the stored units (packages as hard links into the store, repodata concatenated from
  * the fragments stored at sync), then swapped in by symlink (yum_tree.c). Hard links cost
- * no new inode, where a symlink with a target as long as a store path costs an inode and a
- * data block; on the test machine that made a publish of 20,000 packages 2.7 times faster.
+ * no new inode, while a symlink to a store path needs an inode and a data block for its long
+ * target. Hard links made a publish of 20,000 packages 2.7 times faster (docs/bench.md).
  *
  * What is published is read when the task runs, so a publish queued behind a sync publishes
  * what the sync produced. A repository whose content and settings did not change since the

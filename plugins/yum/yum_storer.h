@@ -1,9 +1,9 @@
 /* A helper thread that does the filesystem work of storing downloads (yum_storer.c).
  *
  * Creating a file and its digest directory costs more kernel time per small package than
- * receiving it, so the download loop hands that work to this thread: it keeps temporary
- * files created ahead of need, and verifies and commits finished downloads into the store
- * while the loop receives the next ones. Jobs go in with yum_storer_submit and come back,
+ * receiving it, so the download loop hands that work to this thread. The thread keeps
+ * temporary files created ahead of need. It verifies and commits finished downloads into
+ * the store while the loop receives the next ones. Jobs go in with yum_storer_submit and come back,
  * done, through yum_storer_collect. */
 #ifndef PULP_YUM_STORER_H
 #define PULP_YUM_STORER_H

@@ -667,8 +667,8 @@ static pulp_status_t finish_insert(yum_sync_t *sync, pulp_error_t *error)
     return status;
 }
 
-/* Makes the batch's files durable, then starts the INSERT of their units, which runs in
- * PostgreSQL while the next downloads run here; finish_insert reads its result. */
+/* Makes the batch's files durable, then starts the INSERT of their units. PostgreSQL runs
+ * it while the next downloads run here, and finish_insert reads its result. */
 static pulp_status_t flush_batch(yum_sync_t *sync, package_batch_t *batch, pulp_error_t *error)
 {
     char *seqs;

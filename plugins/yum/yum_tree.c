@@ -10,8 +10,8 @@
  *
  * A new tree replaces the served one by rename(2) of a new symlink over the old, so a
  * client resolves either tree, never a mix. A client that read the old repomd.xml may still
- * ask for the old tree's files after the swap; the new tree therefore also holds links to
- * the files of the trees served in the last TREE_GRACE_SECONDS, and old trees are removed
+ * request the old tree's files after the swap. The new tree therefore also contains links
+ * to the files of the trees served in the last TREE_GRACE_SECONDS, and old trees are removed
  * only once that period is over. All symlinks are relative, so the storage directory can be
  * mounted elsewhere. */
 #include <dirent.h>

@@ -1,7 +1,7 @@
 /* Units and repository associations of a sync.
  *
- * New units are inserted as soon as their content is stored: until a repository holds them
- * they are orphans, which no repository shows. Everything a repository shows changes in
+ * New units are inserted as soon as their content is stored. Until a repository contains
+ * them they are orphans, which no repository shows. Everything a repository shows changes in
  * yum_units_commit's single transaction: new associations, removals, and the metadata
  * updates of existing units (staged in yum_sync_updates until then), so a sync that fails or
  * is canceled before that point leaves the repository exactly as it was. */
@@ -79,7 +79,8 @@ pulp_status_t yum_unit_upsert(PGconn *db, const char *type_id, json_object *unit
         params[6] = size;
     }
 
-    /* Two attempts: the second runs with a snapshot that sees a concurrent insert. */
+    /* Two attempts: the second runs with a new snapshot, which includes a concurrent
+     * insert that committed after the first one's. */
     for (int attempt = 0; attempt < 2; attempt++) {
         PGresult *result = pulp_db_query(db, error, upsert_sql, 7, params);
         long found;

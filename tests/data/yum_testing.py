@@ -22,8 +22,10 @@ def unique_id(prefix):
 
 def create_repo(api, repo_id, feed, importer_config=None, distributor_config=None,
                 auto_publish=True, distributor_id="yum"):
-    """Create a repository with a yum importer on feed and one yum distributor published
-    over http at a relative URL equal to the repository id; returns the relative URL."""
+    """Create a repository with a yum importer on feed and one yum distributor.
+
+    The distributor publishes over http at a relative URL equal to the repository id.
+    Returns the relative URL."""
     config = {"feed": feed}
     config.update(importer_config or {})
     distributor = {"relative_url": repo_id, "http": True, "https": False}

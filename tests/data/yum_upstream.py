@@ -1,9 +1,9 @@
 """Upstream yum repositories for the tests, the demo and the benchmarks.
 
-Packages are built with rpmbuild from the spec files in tests/data/specs, repodata is made
-with createrepo_c and modifyrepo_c, and FeedServer serves a directory over HTTP on loopback,
-with per-path faults (404, stalls, early close, slow trickle, corrupt bytes, redirects) for
-the tests of bad upstreams.
+Packages are built with rpmbuild from the spec files in tests/data/specs, and repodata is
+made with createrepo_c and modifyrepo_c. FeedServer serves a directory over HTTP on
+loopback, with per-path faults (404, stalls, early close, slow trickle, corrupt bytes,
+redirects) for the tests of bad upstreams.
 """
 
 import contextlib
@@ -123,7 +123,7 @@ def make_zoo_repo(repo_dir):
 
 def rewrite_metadata(repo_dir, mdtype, transform):
     """Replace the content of one metadata file of repomd.xml by transform(text) and update
-    its checksums and sizes in repomd.xml; the file keeps its name and compression."""
+    its checksums and sizes in repomd.xml. The file keeps its name and compression."""
     import gzip
     import hashlib
     import re
@@ -154,7 +154,7 @@ def rewrite_metadata(repo_dir, mdtype, transform):
 # --- the feed server ---------------------------------------------------------------------
 
 class Fault:
-    """How the server answers one path. kind is one of:
+    """How the server responds to one path. kind is one of:
 
     status   answer `value` (an HTTP status) with an empty body
     stall    send the headers and half the body, then nothing until the server stops
@@ -229,8 +229,10 @@ class FeedHandler(http.server.SimpleHTTPRequestHandler):
 
 
 class FeedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    """Serves root over HTTP on host (loopback) at a free port; faults maps URL paths to
-    Fault objects, and requests records (path, headers) of every request."""
+    """Serves root over HTTP on host (loopback) at a free port.
+
+    faults maps URL paths to Fault objects, and requests records (path, headers) of every
+    request."""
 
     daemon_threads = True
     allow_reuse_address = True

@@ -1,7 +1,9 @@
-"""Syncs from upstreams that misbehave. Each failure ends the task with an error that names
-the URL and the reason and leaves the repository as it was before the sync; the slow but
-steady upstream and the redirect succeed. Every feed is made by the test and served by the
-FeedServer of tests/data/yum_upstream.py on loopback."""
+"""Syncs from upstreams that misbehave.
+
+Each failure ends the task with an error that names the URL and the reason, and leaves the
+repository as it was before the sync. The slow but steady upstream and the redirect succeed.
+Every feed is made by the test and served by the FeedServer of tests/data/yum_upstream.py on
+loopback."""
 
 import shutil
 import sys

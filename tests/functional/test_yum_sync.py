@@ -200,7 +200,7 @@ def test_feed_required(api):
 
 def test_concurrent_syncs_share_units(api, stack, tmp_path):
     """Two repositories sync the same new packages at the same moment: both succeed and the
-    store holds one copy of each package."""
+    store keeps one unit of each package."""
     feed_dir = make_test_repo(tmp_path / "shared-feed")
     first = unique_id("concurrent-a")
     second = unique_id("concurrent-b")
