@@ -195,3 +195,22 @@ def test_failed_sync_recorded_in_history(api, repo, feed):
     history = api.get(f"repositories/{repo[0]}/history/sync/").json()
     assert history[0]["result"] == "error"
     assert "HTTP status 404" in history[0]["error_message"]
+
+
+def test_progress_reported_while_running(api, repo, feed):
+    """A slow download leaves time to see the content step in progress, with packages left."""
+    feed.faults[TAPIR] = Fault("trickle", 256)
+    href = start_sync(api, repo[0], {"feed": feed.url})["spawned_tasks"][0]["_href"]
+
+    def content_in_progress():
+        task = api.get(href).json()
+        content = task["progress_report"].get("yum_importer", {}).get("content", {})
+        return content if content.get("state") == "IN_PROGRESS" else None
+
+    content = wait_until(content_in_progress, message="the content step in progress")
+    assert content["items_total"] > 0
+    assert content["items_left"] > 0
+    assert content["size_left"] > 0
+    final = wait_task(api, href)
+    assert final["state"] == "finished", final["error"]
+    assert final["progress_report"]["yum_importer"]["content"]["items_left"] == 0
