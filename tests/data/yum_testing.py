@@ -14,6 +14,9 @@ from pulp_helpers import wait_task
 REPO_NS = "{http://linux.duke.edu/metadata/repo}"
 COMMON_NS = "{http://linux.duke.edu/metadata/common}"
 
+# Ids of the repositories created through this module, deleted by delete_created().
+CREATED = []
+
 
 def unique_id(prefix):
     """Return an id that no earlier run on the same stack used."""
@@ -26,6 +29,7 @@ def create_repo(api, repo_id, feed, importer_config=None, distributor_config=Non
 
     The distributor publishes over http at a relative URL equal to the repository id.
     Returns the relative URL."""
+    CREATED.append(repo_id)
     config = {"feed": feed}
     config.update(importer_config or {})
     distributor = {"relative_url": repo_id, "http": True, "https": False}
@@ -43,6 +47,18 @@ def create_repo(api, repo_id, feed, importer_config=None, distributor_config=Non
     })
     assert response.status_code == 201, response.text
     return distributor["relative_url"]
+
+
+def delete_created(api):
+    """Delete every repository in CREATED and wait for the deletions, so that a shared stack
+    does not fill up with test repositories."""
+    tasks = []
+    while CREATED:
+        response = api.delete(f"repositories/{CREATED.pop()}/")
+        if response.status_code == 202:
+            tasks.append(response.json())
+    for task in tasks:
+        wait_task(api, task, timeout=120)
 
 
 def start_sync(api, repo_id, override_config=None):

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from pulp_helpers import wait_task, wait_until  # noqa: E402
 from yum_testing import (  # noqa: E402
     create_repo,
+    delete_created,
     published_url,
     repomd,
     start_sync,
@@ -30,6 +31,13 @@ from yum_upstream import Fault, FeedServer, make_repo, make_test_repo, rewrite_m
 TAPIR = "/Packages/tapir-2.0-1.noarch.rpm"
 # Short timeouts and no retries, so that each failure shows within seconds.
 FAST_FAIL = {"read_timeout": 2, "retries": 0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def delete_repositories(api):
+    """Deletes the repositories that the module's tests created."""
+    yield
+    delete_created(api)
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
 from pulp_helpers import wait_task  # noqa: E402
 from yum_testing import (  # noqa: E402
+    CREATED,
     create_repo,
+    delete_created,
     primary_packages,
     publish,
     published_url,
@@ -24,6 +26,13 @@ from yum_testing import (  # noqa: E402
     unique_id,
 )
 from yum_upstream import TEST_RPMS, TEST_SRPMS, make_repo, make_test_repo, serve  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def delete_repositories(api):
+    """Deletes the repositories that the module's tests created."""
+    yield
+    delete_created(api)
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +171,7 @@ def test_nested_relative_url_rejected(api, feed):
     create_repo(api, outer, feed.url)
     sync(api, outer)
     inner = unique_id("inner")
+    CREATED.append(inner)
     response = api.post("repositories/", json={
         "id": inner,
         "distributors": [{

@@ -14,7 +14,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
 from pulp_helpers import wait_task  # noqa: E402
-from yum_testing import create_repo, start_sync, sync, unique_id, unit_counts  # noqa: E402
+from yum_testing import (  # noqa: E402
+    CREATED,
+    create_repo,
+    delete_created,
+    start_sync,
+    sync,
+    unique_id,
+    unit_counts,
+)
 from yum_upstream import TEST_RPMS, TEST_SRPMS, make_repo, make_test_repo, serve  # noqa: E402
 
 FULL_COUNTS = {
@@ -26,6 +34,13 @@ FULL_COUNTS = {
     "package_environment": 1,
     "yum_repo_metadata_file": 1,
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def delete_repositories(api):
+    """Deletes the repositories that the module's tests created."""
+    yield
+    delete_created(api)
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +205,7 @@ def test_retain_old_count(api, feed):
 
 def test_feed_required(api):
     repo_id = unique_id("no-feed")
+    CREATED.append(repo_id)
     response = api.post("repositories/", json={
         "id": repo_id, "importer_type_id": "yum_importer", "importer_config": {}})
     assert response.status_code == 201, response.text
