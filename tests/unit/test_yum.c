@@ -3,10 +3,13 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pulp_plugins.h"
@@ -339,6 +342,75 @@ START_TEST(serve_links_relative_url)
 }
 END_TEST
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *out = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(out);
+    fputs(text, out);
+    fclose(out);
+}
+
+/* Makes master/<tree>/repodata/<name> and lists it in <tree>.files. */
+static void make_tree(const char *master, const char *tree, const char *name)
+{
+    char path[512];
+    char line[256];
+
+    snprintf(path, sizeof path, "%s/%s/repodata", master, tree);
+    ck_assert_int_eq(pulp_storage_mkdirs(path, 0755, NULL), PULP_OK);
+    snprintf(path, sizeof path, "%s/%s/repodata/%s", master, tree, name);
+    write_file(path, tree);
+    snprintf(path, sizeof path, "%s/%s.files", master, tree);
+    snprintf(line, sizeof line, "repodata/%s\n", name);
+    write_file(path, line);
+}
+
+static int exists(const char *master, const char *relative)
+{
+    char path[512];
+
+    snprintf(path, sizeof path, "%s/%s", master, relative);
+    return access(path, F_OK) == 0;
+}
+
+/* Files of the served tree and of recently retired trees are linked into the new tree;
+ * files of trees retired before the grace period are not, and those trees are removed. */
+START_TEST(carry_over_and_prune)
+{
+    char master[] = "/tmp/pulp-test-yum-XXXXXX";
+    char path[512];
+    struct timespec old_times[2] = { { 0, 0 }, { 0, 0 } };
+
+    ck_assert_ptr_nonnull(mkdtemp(master));
+    make_tree(master, "old", "old-primary.xml.gz");
+    make_tree(master, "recent", "recent-primary.xml.gz");
+    make_tree(master, "served", "served-primary.xml.gz");
+    make_tree(master, "new", "new-primary.xml.gz");
+    yum_tree_retire(master, "old");
+    yum_tree_retire(master, "recent");
+    /* Retired two hours ago, beyond the grace period of one hour. */
+    old_times[0].tv_sec = old_times[1].tv_sec = time(NULL) - 7200;
+    snprintf(path, sizeof path, "%s/old.retired", master);
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, old_times, 0), 0);
+
+    yum_tree_carry_over(master, "served", "new");
+    ck_assert(exists(master, "new/repodata/served-primary.xml.gz"));
+    ck_assert(exists(master, "new/repodata/recent-primary.xml.gz"));
+    ck_assert(!exists(master, "new/repodata/old-primary.xml.gz"));
+
+    yum_tree_retire(master, "served");
+    yum_tree_prune(master, "new");
+    ck_assert(!exists(master, "old"));
+    ck_assert(!exists(master, "old.files"));
+    ck_assert(!exists(master, "old.retired"));
+    ck_assert(exists(master, "recent"));
+    ck_assert(exists(master, "served"));
+    ck_assert(exists(master, "new"));
+    pulp_storage_remove_tree(master, NULL);
+}
+END_TEST
+
 static Suite *yum_suite(void)
 {
     Suite *suite = suite_create("yum");
@@ -370,6 +442,7 @@ static Suite *yum_suite(void)
     tcase_add_test(layout, package_target_reaches_store);
     tcase_add_test(layout, master_dir_rejects_bad_ids);
     tcase_add_test(layout, serve_links_relative_url);
+    tcase_add_test(layout, carry_over_and_prune);
     suite_add_tcase(suite, layout);
     return suite;
 }
