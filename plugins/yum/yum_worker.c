@@ -1,6 +1,7 @@
 /* The yum plugin's operations for the worker's sync and publish task kinds. */
 #include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pulp_storage.h"
 #include "yum.h"
@@ -38,9 +39,14 @@ pulp_status_t yum_distributor_remove(const char *storage_dir, const char *repo_i
         }
     }
     if (yum_tree_master_dir(storage_dir, repo_id, distributor_id, master_dir,
-                            sizeof master_dir, error) != PULP_OK)
+                            sizeof master_dir, error) != PULP_OK ||
+        pulp_storage_remove_tree(master_dir, error) != PULP_OK)
         return error->status;
-    return pulp_storage_remove_tree(master_dir, error);
+
+    /* The repository's folder goes with its last distributor; rmdir leaves it otherwise. */
+    *strrchr(master_dir, '/') = '\0';
+    rmdir(master_dir);
+    return PULP_OK;
 }
 
 const pulp_importer_ops_t pulp_yum_importer_ops = {
