@@ -55,6 +55,8 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all check unit unit-build functional demo start stop status deps clean distclean fuzz fuzz-run
 .DELETE_ON_ERROR:
+# Keep the unit tests' objects, so that an unchanged test is not relinked on every run.
+.SECONDARY:
 
 all: $(PROGRAMS)
 
@@ -141,9 +143,14 @@ functional: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run-functional-tests
 
+# The fuzzer runs for a bounded time here (PULP_FUZZ_SECONDS, default 30); longer by hand.
+fuzz-run:
+	@scripts/run-fuzz
+
 check: deps
 	@$(MAKE) --no-print-directory all unit-build
 	@scripts/run-unit-tests $(B)/tests
+	@scripts/run-fuzz
 	@scripts/run-functional-tests
 
 # --- the private stack -----------------------------------------------------------------------
