@@ -8,7 +8,10 @@
  * request's credential check is a query on the same connection, and PostgreSQL delivers a
  * pending notification to an idle session before it executes that session's next query, any
  * change committed before the request began has been seen. So a client always reads its own
- * writes, on every host. */
+ * writes, on every host.
+ *
+ * NOTE: a long-lived development stack once listed fewer repositories than the table held;
+ * it has not been reproduced, and this cache is the first place to look if it recurs. */
 #ifndef PULP_REPO_CACHE_H
 #define PULP_REPO_CACHE_H
 
