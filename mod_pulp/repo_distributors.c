@@ -303,7 +303,9 @@ static pulp_status_t apply_distributor_update(pulp_request_t *req,
                                        error) != PULP_OK)
         return error->status;
     params[2] = json_object_to_json_string_ext(merged, JSON_C_TO_STRING_PLAIN);
-    params[3] = !update->has_auto_publish ? NULL : update->auto_publish ? "t" : "f";
+    params[3] = NULL;
+    if (update->has_auto_publish)
+        params[3] = update->auto_publish ? "t" : "f";
     if (pulp_db_command(req->db, error,
                         "UPDATE distributors SET config = $3::jsonb,"
                         " auto_publish = coalesce($4::boolean, auto_publish)"

@@ -29,6 +29,17 @@
 #define YUM_IMPORTER_TYPE "yum_importer"
 #define YUM_DISTRIBUTOR_TYPE "yum_distributor"
 
+/* --- progress reports (yum_progress.c) ---------------------------------------------- */
+
+/* One step of a progress report in Pulp 2's shape: its state and the error that ended it. */
+typedef struct yum_step {
+    const char *state;
+    char error[sizeof ((pulp_error_t *)0)->message];
+} yum_step_t;
+
+/* Returns a new {state, error_details} object for a progress report. */
+json_object *yum_step_json(const yum_step_t *step);
+
 /* --- configuration values (yum_options.c) ----------------------------------------------- */
 
 /* Returns the boolean value of key in config, or fallback when it is absent or null. */

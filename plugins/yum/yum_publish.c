@@ -28,11 +28,6 @@
 /* Changes whenever the publish writes different output for the same input. */
 #define LAYOUT_VERSION "1"
 
-typedef struct publish_step {
-    const char *state;
-    char error[sizeof ((pulp_error_t *)0)->message];
-} publish_step_t;
-
 typedef struct sqlite_set {
     cr_SqliteDb *primary;
     cr_SqliteDb *filelists;
@@ -64,11 +59,11 @@ typedef struct yum_publish {
     /* Set once a hard link into the store failed for a reason that will not change. */
     int use_symlinks;
 
-    publish_step_t packages;
-    publish_step_t metadata;
-    publish_step_t publish_http;
-    publish_step_t publish_https;
-    publish_step_t *current;
+    yum_step_t packages;
+    yum_step_t metadata;
+    yum_step_t publish_http;
+    yum_step_t publish_https;
+    yum_step_t *current;
     long long packages_total;
     long long packages_done;
     long long duplicates;
@@ -80,27 +75,11 @@ typedef struct yum_publish {
 
 /* --- progress ------------------------------------------------------------------------- */
 
-static json_object *step_json(const publish_step_t *step)
-{
-    json_object *object = json_object_new_object();
-    json_object *details = json_object_new_array();
-
-    json_object_object_add(object, "state", json_object_new_string(step->state));
-    if (step->error[0]) {
-        json_object *entry = json_object_new_object();
-
-        json_object_object_add(entry, "error", json_object_new_string(step->error));
-        json_object_array_add(details, entry);
-    }
-    json_object_object_add(object, "error_details", details);
-    return object;
-}
-
 static json_object *distributor_progress(const yum_publish_t *publish)
 {
     json_object *object = json_object_new_object();
-    json_object *packages = step_json(&publish->packages);
-    publish_step_t skipped = { "SKIPPED", "" };
+    json_object *packages = yum_step_json(&publish->packages);
+    yum_step_t skipped = { "SKIPPED", "" };
 
     json_object_object_add(packages, "items_total", json_object_new_int64(publish->packages_total));
     json_object_object_add(packages, "items_left",
@@ -108,10 +87,10 @@ static json_object *distributor_progress(const yum_publish_t *publish)
     json_object_object_add(packages, "num_success", json_object_new_int64(publish->packages_done));
     json_object_object_add(packages, "num_error", json_object_new_int64(0));
     json_object_object_add(object, "packages", packages);
-    json_object_object_add(object, "distribution", step_json(&skipped));
-    json_object_object_add(object, "metadata", step_json(&publish->metadata));
-    json_object_object_add(object, "publish_http", step_json(&publish->publish_http));
-    json_object_object_add(object, "publish_https", step_json(&publish->publish_https));
+    json_object_object_add(object, "distribution", yum_step_json(&skipped));
+    json_object_object_add(object, "metadata", yum_step_json(&publish->metadata));
+    json_object_object_add(object, "publish_http", yum_step_json(&publish->publish_http));
+    json_object_object_add(object, "publish_https", yum_step_json(&publish->publish_https));
     return object;
 }
 
@@ -128,7 +107,7 @@ static pulp_status_t report(yum_publish_t *publish, int force, pulp_error_t *err
     return PULP_OK;
 }
 
-static pulp_status_t begin_step(yum_publish_t *publish, publish_step_t *step,
+static pulp_status_t begin_step(yum_publish_t *publish, yum_step_t *step,
                                 pulp_error_t *error)
 {
     publish->current = step;
@@ -136,7 +115,7 @@ static pulp_status_t begin_step(yum_publish_t *publish, publish_step_t *step,
     return report(publish, 1, error);
 }
 
-static void end_step(yum_publish_t *publish, publish_step_t *step, const char *state)
+static void end_step(yum_publish_t *publish, yum_step_t *step, const char *state)
 {
     step->state = state;
     if (publish->current == step)
@@ -859,7 +838,7 @@ static pulp_status_t publish_metadata(yum_publish_t *publish, pulp_error_t *erro
 /* --- serving -------------------------------------------------------------------------- */
 
 static pulp_status_t serve_protocol(yum_publish_t *publish, const char *protocol, int enabled,
-                                    publish_step_t *step, const char *tree,
+                                    yum_step_t *step, const char *tree,
                                     pulp_error_t *error)
 {
     const char *old_url = scratchpad_string(publish->scratchpad, "relative_url");
@@ -1000,7 +979,7 @@ pulp_status_t yum_publish_run(pulp_task_context_t *ctx, const char *repo_id,
     }
 
     if (status != PULP_OK) {
-        publish_step_t *step = publish.current ? publish.current : &publish.packages;
+        yum_step_t *step = publish.current ? publish.current : &publish.packages;
 
         step->state = status == PULP_ERR_CANCELED ? "CANCELED" : "FAILED";
         snprintf(step->error, sizeof step->error, "%s", error->message);

@@ -49,11 +49,6 @@ typedef struct metadata_file {
     char plain[PATH_MAX];
 } metadata_file_t;
 
-typedef struct step {
-    const char *state;
-    char error[sizeof ((pulp_error_t *)0)->message];
-} step_t;
-
 typedef struct yum_sync {
     pulp_task_context_t *ctx;
     PGconn *db;
@@ -74,11 +69,11 @@ typedef struct yum_sync {
     /* 1 while an INSERT of a batch's units runs on the connection (flush_batch). */
     int insert_pending;
 
-    step_t metadata;
-    step_t content;
-    step_t errata;
-    step_t comps;
-    step_t *current;
+    yum_step_t metadata;
+    yum_step_t content;
+    yum_step_t errata;
+    yum_step_t comps;
+    yum_step_t *current;
     long long items_total;
     long long items_left;
     long long size_total;
@@ -93,25 +88,9 @@ typedef struct yum_sync {
 
 /* --- progress ------------------------------------------------------------------------- */
 
-static json_object *step_json(const step_t *step)
-{
-    json_object *object = json_object_new_object();
-    json_object *details = json_object_new_array();
-
-    json_object_object_add(object, "state", json_object_new_string(step->state));
-    if (step->error[0]) {
-        json_object *entry = json_object_new_object();
-
-        json_object_object_add(entry, "error", json_object_new_string(step->error));
-        json_object_array_add(details, entry);
-    }
-    json_object_object_add(object, "error_details", details);
-    return object;
-}
-
 static json_object *content_json(const yum_sync_t *sync)
 {
-    json_object *content = step_json(&sync->content);
+    json_object *content = yum_step_json(&sync->content);
     json_object *details = json_object_new_object();
     long long done = sync->items_total - sync->items_left;
 
@@ -130,17 +109,17 @@ static json_object *content_json(const yum_sync_t *sync)
 /* The yum_importer part of the progress report, in Pulp 2's shape. */
 static json_object *importer_progress(const yum_sync_t *sync)
 {
-    step_t skipped = { "SKIPPED", "" };
+    yum_step_t skipped = { "SKIPPED", "" };
     json_object *importer = json_object_new_object();
-    json_object *distribution = step_json(&skipped);
+    json_object *distribution = yum_step_json(&skipped);
 
     json_object_object_add(distribution, "items_total", json_object_new_int64(0));
     json_object_object_add(distribution, "items_left", json_object_new_int64(0));
-    json_object_object_add(importer, "metadata", step_json(&sync->metadata));
+    json_object_object_add(importer, "metadata", yum_step_json(&sync->metadata));
     json_object_object_add(importer, "content", content_json(sync));
     json_object_object_add(importer, "distribution", distribution);
-    json_object_object_add(importer, "errata", step_json(&sync->errata));
-    json_object_object_add(importer, "comps", step_json(&sync->comps));
+    json_object_object_add(importer, "errata", yum_step_json(&sync->errata));
+    json_object_object_add(importer, "comps", yum_step_json(&sync->comps));
     return importer;
 }
 
@@ -157,14 +136,14 @@ static pulp_status_t report(yum_sync_t *sync, int force, pulp_error_t *error)
     return PULP_OK;
 }
 
-static pulp_status_t begin_step(yum_sync_t *sync, step_t *step, pulp_error_t *error)
+static pulp_status_t begin_step(yum_sync_t *sync, yum_step_t *step, pulp_error_t *error)
 {
     sync->current = step;
     step->state = "IN_PROGRESS";
     return report(sync, 1, error);
 }
 
-static void end_step(yum_sync_t *sync, step_t *step, const char *state)
+static void end_step(yum_sync_t *sync, yum_step_t *step, const char *state)
 {
     step->state = state;
     if (sync->current == step)
@@ -1148,7 +1127,7 @@ static void fill_report(const yum_sync_t *sync, pulp_plugin_report_t *result)
 
 static void mark_failure(yum_sync_t *sync, const pulp_error_t *error)
 {
-    step_t *step = sync->current ? sync->current : &sync->metadata;
+    yum_step_t *step = sync->current ? sync->current : &sync->metadata;
 
     step->state = error->status == PULP_ERR_CANCELED ? "CANCELED" : "FAILED";
     snprintf(step->error, sizeof step->error, "%s", error->message);
