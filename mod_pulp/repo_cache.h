@@ -10,8 +10,8 @@
  * change committed before the request began has been seen. So a client always reads its own
  * writes, on every host.
  *
- * NOTE: a long-lived development stack once listed fewer repositories than the table held;
- * it has not been reproduced, and this cache is the first place to look if it recurs. */
+ * NOTE: a long-lived development stack once listed fewer repositories than the table
+ * contained. It has not been reproduced. If it recurs, look at this cache first. */
 #ifndef PULP_REPO_CACHE_H
 #define PULP_REPO_CACHE_H
 

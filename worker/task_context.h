@@ -1,5 +1,5 @@
-/* What a task implementation gets from the worker: its own database connection (the one that
- * holds its locks), its arguments, and calls to report progress and notice cancellation. */
+/* The interface between the worker and a task implementation: the task's own database
+ * connection (the one with its locks), its arguments, progress reports and cancellation. */
 #ifndef PULP_TASK_CONTEXT_H
 #define PULP_TASK_CONTEXT_H
 
