@@ -19,7 +19,7 @@
 #include "error_filter.h"
 #include "pulp_db.h"
 #include "pulp_log.h"
-#include "repo_cache.h"
+#include "change_notices.h"
 #include "router.h"
 
 #define API_PREFIX "/pulp/api/v2"
@@ -36,13 +36,13 @@ static apr_status_t open_connection(void **resource, void *params, apr_pool_t *p
         pulp_log_error("%s", error.message);
         return APR_EGENERAL;
     }
-    if (pulp_db_command(conn, &error, "LISTEN " PULP_REPO_CACHE_CHANNEL, 0, NULL) != PULP_OK) {
-        pulp_log_error("could not listen for repository changes: %s", error.message);
+    if (pulp_changes_listen(conn, &error) != PULP_OK) {
+        pulp_log_error("%s", error.message);
+        pulp_error_clear(&error);
         PQfinish(conn);
         return APR_EGENERAL;
     }
-    /* Changes committed before the LISTEN were never notified here. */
-    pulp_repo_cache_invalidate();
+    pulp_changes_forget_all();
     *resource = conn;
     return APR_SUCCESS;
 }
@@ -70,7 +70,8 @@ static void child_init(apr_pool_t *pchild, server_rec *main_server)
     pulp_log_set_handler(forward_log, main_server);
     pulp_log_set_level(PULP_LOG_DEBUG);
     pulp_auth_child_init(pchild);
-    pulp_repo_cache_child_init(pchild);
+    pulp_repositories_child_init(pchild);
+    pulp_tasks_child_init(pchild);
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
     if (threads < 1)
         threads = 1;

@@ -41,6 +41,11 @@ typedef struct pulp_request {
 
 extern module AP_MODULE_DECLARE_DATA pulp_module;
 
+/* Set up the per-child caches of repository lists and of completed tasks' reports; called
+ * from child_init. */
+void pulp_repositories_child_init(apr_pool_t *pool);
+void pulp_tasks_child_init(apr_pool_t *pool);
+
 /* Returns the request's database connection, acquiring one from the child's pool on first
  * use (it goes back to the pool when the request ends). NULL with error set when the database
  * cannot be reached. */

@@ -11,7 +11,7 @@
 #include "pulp_config_check.h"
 #include "pulp_db.h"
 #include "pulp_task.h"
-#include "repo_cache.h"
+#include "doc_cache.h"
 #include "router.h"
 #include "search.h"
 
@@ -68,7 +68,18 @@ static void read_flags(pulp_request_t *req, json_object *body, int *importers, i
     pulp_body_boolean(body, "distributors", distributors, NULL);
 }
 
-/* Lists are served from the child's cache until a change is notified (see repo_cache.h). */
+/* Slots of the list cache: one per combination of the importers and distributors flags. */
+#define LIST_CACHE_SLOTS 4
+
+static pulp_doc_cache_t *list_cache;
+
+void pulp_repositories_child_init(apr_pool_t *pool)
+{
+    list_cache = pulp_doc_cache_create(pool, LIST_CACHE_SLOTS, PULP_CHANGES_REPOSITORIES);
+}
+
+/* Lists are served from the child's cache until a change is notified (change_notices.h);
+ * the credential check has caught up with the notifications. */
 static int list_repositories(pulp_request_t *req)
 {
     pulp_error_t error = PULP_ERROR_INIT;
@@ -78,14 +89,13 @@ static int list_repositories(pulp_request_t *req)
     const char *text;
     int importers;
     int distributors;
-    int variant;
+    const char *key;
 
     if (!db)
         return pulp_send_error_clear(req, &error);
     read_flags(req, NULL, &importers, &distributors);
-    variant = importers * 2 + distributors;
-    pulp_repo_cache_drain(db);
-    text = pulp_repo_cache_get(variant, req->r->pool, &epoch);
+    key = apr_psprintf(req->r->pool, "%d%d", importers, distributors);
+    text = pulp_doc_cache_get(list_cache, key, req->r->pool, &epoch);
     if (text)
         return pulp_send_json_text(req, HTTP_OK, text);
 
@@ -100,7 +110,7 @@ static int list_repositories(pulp_request_t *req)
         return pulp_send_error_clear(req, &error);
     text = pulp_json_rows_text(req, result);
     PQclear(result);
-    pulp_repo_cache_put(variant, epoch, text);
+    pulp_doc_cache_put(list_cache, key, epoch, text);
     return pulp_send_json_text(req, HTTP_OK, text);
 }
 

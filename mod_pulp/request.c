@@ -14,7 +14,7 @@
 
 #include "pulp_db.h"
 #include "pulp_json.h"
-#include "repo_cache.h"
+#include "change_notices.h"
 
 APLOG_USE_MODULE(pulp);
 
@@ -32,7 +32,7 @@ static apr_status_t release_db(void *data)
     pulp_db_rollback(req->db);
     /* Notifications would pile up in a connection that no list request reads. */
     if (!pulp_db_connection_lost(req->db))
-        pulp_repo_cache_drain(req->db);
+        pulp_changes_drain(req->db);
     if (pulp_db_connection_lost(req->db))
         apr_reslist_invalidate(req->config->db_pool, req->db);
     else

@@ -14,6 +14,7 @@
 
 #include "body.h"
 #include "dispatch.h"
+#include "doc_cache.h"
 #include "pulp_db.h"
 #include "pulp_task.h"
 #include "router.h"
@@ -114,15 +115,52 @@ static int list_tasks(pulp_request_t *req)
     return status;
 }
 
+/* Reports of completed tasks kept per child: clients poll a task until it completes and
+ * scripts read it again afterwards, while a completed report changes only if it is removed. */
+#define REPORT_CACHE_SLOTS 512
+
+static pulp_doc_cache_t *report_cache;
+
+void pulp_tasks_child_init(apr_pool_t *pool)
+{
+    report_cache = pulp_doc_cache_create(pool, REPORT_CACHE_SLOTS, PULP_CHANGES_TASKS);
+}
+
+/* GET /tasks/<id>/: the report, from the cache once the task has completed. The credential
+ * check has caught up with the notifications (change_notices.h). */
 static int get_task(pulp_request_t *req)
 {
-    static const char sql[] = "SELECT " TASK_DOCUMENT_SQL "::text FROM tasks t"
-                              " WHERE t.task_id = $1";
+    static const char sql[] = "SELECT " TASK_DOCUMENT_SQL "::text,"
+                              " t.state IN ('finished', 'error', 'canceled', 'skipped')"
+                              " FROM tasks t WHERE t.task_id = $1";
+    pulp_error_t error = PULP_ERROR_INIT;
     const char *task_id = req->params[0];
+    PGresult *result;
+    PGconn *db;
+    unsigned long epoch;
+    const char *text;
+    int status;
 
     if (!pulp_uuid_is_valid(task_id))
         return send_missing_task(req, task_id);
-    return send_document(req, sql, 1, &task_id, task_id);
+    text = pulp_doc_cache_get(report_cache, task_id, req->r->pool, &epoch);
+    if (text)
+        return pulp_send_json_text(req, HTTP_OK, text);
+
+    db = pulp_request_db(req, &error);
+    result = db ? pulp_db_query_prepared(db, &error, sql, 1, &task_id) : NULL;
+    if (!result)
+        return pulp_send_error_clear(req, &error);
+    if (PQntuples(result) == 0) {
+        status = send_missing_task(req, task_id);
+    } else {
+        text = PQgetvalue(result, 0, 0);
+        if (strcmp(PQgetvalue(result, 0, 1), "t") == 0)
+            pulp_doc_cache_put(report_cache, task_id, epoch, text);
+        status = pulp_send_json_text(req, HTTP_OK, text);
+    }
+    PQclear(result);
+    return status;
 }
 
 /* Sends the dispatch messages of the waiting tasks that the canceled one was blocking. */

@@ -175,3 +175,16 @@ def wait_until(condition, timeout=30, interval=0.1, message="condition"):
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         time.sleep(interval)
+
+
+def run_sql(stack, sql, **variables):
+    """Run `sql` with psql on the stack's database, as another host or a worker would, and
+    return its unaligned output. Each keyword becomes a psql variable, quoted in the
+    statement as :'name'."""
+    arguments = ["psql", stack.settings["PULP_DATABASE"], "-Atq", "-v", "ON_ERROR_STOP=1"]
+    for name, value in variables.items():
+        arguments += ["-v", f"{name}={value}"]
+    # psql interpolates variables only in statements read from its input.
+    result = subprocess.run(arguments, input=sql + "\n", capture_output=True, text=True,
+                            check=True, timeout=30)
+    return result.stdout

@@ -1,12 +1,11 @@
 """Repositories through the REST API: create, read, list, search, update, delete, importers,
 distributors, sync and publish dispatch, history."""
 
-import subprocess
 import uuid
 
 import pytest
 
-from pulp_helpers import task_href
+from pulp_helpers import run_sql, task_href
 
 ERROR_KEYS = {"http_status", "http_request_method", "error_message", "exception", "traceback",
               "_href", "error"}
@@ -469,10 +468,6 @@ def test_list_sees_database_changes(api, stack):
     repo_id = unique()
     create(api, repo_id)
     assert listed(api, repo_id)["last_unit_added"] is None
-    subprocess.run(
-        ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"repo={repo_id}",
-         stack.settings["PULP_DATABASE"]],
-        input="UPDATE repositories SET last_unit_added = '2026-01-02T03:04:05Z'"
-              " WHERE id = :'repo';\n",
-        check=True, capture_output=True, text=True, timeout=30)
+    run_sql(stack, "UPDATE repositories SET last_unit_added = '2026-01-02T03:04:05Z'"
+                   " WHERE id = :'repo';", repo=repo_id)
     assert listed(api, repo_id)["last_unit_added"] == "2026-01-02T03:04:05Z"
