@@ -41,23 +41,20 @@ typedef struct permission {
     unsigned operations; /* bit (1 << pulp_operation_t) per operation granted */
 } permission_t;
 
-typedef struct cache_entry {
-    unsigned char key[APR_SHA1_DIGESTSIZE];
-    char login[MAX_LOGIN_LENGTH];
-    long long generation;
-    unsigned long epoch;
-    int n_permissions; /* -1: too many to keep */
-    permission_t permissions[MAX_CACHED_PERMISSIONS];
-    int used;
-} cache_entry_t;
-
 /* What the check knows of the user behind the credentials. */
 typedef struct user_record {
     long long generation;
     unsigned long epoch;
-    int n_permissions;
+    int n_permissions; /* -1: too many to keep */
     permission_t permissions[MAX_CACHED_PERMISSIONS];
 } user_record_t;
+
+typedef struct cache_entry {
+    unsigned char key[APR_SHA1_DIGESTSIZE];
+    char login[MAX_LOGIN_LENGTH];
+    user_record_t record;
+    int used;
+} cache_entry_t;
 
 static cache_entry_t *cache;
 static unsigned char cache_salt[16];
@@ -125,8 +122,19 @@ static cache_entry_t *cache_slot(const unsigned char key[APR_SHA1_DIGESTSIZE])
     return &cache[index];
 }
 
-/* Copies the entry of the credentials into record; returns 0, or -1 when they are not
- * cached. */
+/* Copies a record, without the unused permission slots. */
+static void copy_record(user_record_t *to, const user_record_t *from)
+{
+    to->generation = from->generation;
+    to->epoch = from->epoch;
+    to->n_permissions = from->n_permissions;
+    if (from->n_permissions > 0)
+        memcpy(to->permissions, from->permissions,
+               (size_t)from->n_permissions * sizeof from->permissions[0]);
+}
+
+/* Copies the cached record of the credentials into record; returns 0, or -1 when they are
+ * not cached. */
 static int cache_lookup(const char *login, const unsigned char key[APR_SHA1_DIGESTSIZE],
                         user_record_t *record)
 {
@@ -137,12 +145,7 @@ static int cache_lookup(const char *login, const unsigned char key[APR_SHA1_DIGE
         return -1;
     if (entry->used && memcmp(entry->key, key, APR_SHA1_DIGESTSIZE) == 0 &&
         strcmp(entry->login, login) == 0) {
-        record->generation = entry->generation;
-        record->epoch = entry->epoch;
-        record->n_permissions = entry->n_permissions;
-        if (entry->n_permissions > 0)
-            memcpy(record->permissions, entry->permissions,
-                   (size_t)entry->n_permissions * sizeof entry->permissions[0]);
+        copy_record(record, &entry->record);
         found = 1;
     }
     apr_thread_mutex_unlock(cache_mutex);
@@ -159,12 +162,7 @@ static void cache_store(const char *login, const unsigned char key[APR_SHA1_DIGE
         return;
     memcpy(entry->key, key, APR_SHA1_DIGESTSIZE);
     apr_cpystrn(entry->login, login, sizeof entry->login);
-    entry->generation = record->generation;
-    entry->epoch = record->epoch;
-    entry->n_permissions = record->n_permissions;
-    if (record->n_permissions > 0)
-        memcpy(entry->permissions, record->permissions,
-               (size_t)record->n_permissions * sizeof record->permissions[0]);
+    copy_record(&entry->record, record);
     entry->used = 1;
     apr_thread_mutex_unlock(cache_mutex);
 }
@@ -347,7 +345,7 @@ int pulp_auth_check(pulp_request_t *req, pulp_operation_t operation)
     credential_key(login, password, key);
     have_cached = cache_lookup(login, key, &cached) == 0;
     if (have_cached && cached.epoch == pulp_changes_epoch(PULP_CHANGES_AUTH)) {
-        record = cached;
+        copy_record(&record, &cached);
     } else {
         status = load_user(req, db, login, password, key, have_cached ? &cached : NULL, &record);
         if (status != DECLINED)

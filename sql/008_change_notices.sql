@@ -3,35 +3,29 @@
 -- sent when the changing transaction commits, and PostgreSQL folds repeats within one
 -- transaction into one.
 
--- Users, roles and permissions: cached credential checks and permission decisions.
-CREATE FUNCTION pulp_notify_auth_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Notifies the channel named by the trigger's argument.
+CREATE FUNCTION pulp_notify_channel() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('pulp_auth_changed', '');
+    PERFORM pg_notify(TG_ARGV[0], '');
     RETURN NULL;
 END
 $$;
 
+-- Users, roles and permissions: cached credential checks and permission decisions.
 CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON users FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_auth_changed();
+    ON users FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_channel('pulp_auth_changed');
 CREATE TRIGGER roles_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON roles FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_auth_changed();
+    ON roles FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_channel('pulp_auth_changed');
 CREATE TRIGGER user_roles_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON user_roles FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_auth_changed();
+    ON user_roles FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_channel('pulp_auth_changed');
 CREATE TRIGGER permissions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON permissions FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_auth_changed();
+    ON permissions FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_channel('pulp_auth_changed');
 
 -- Task reports: only reports of completed tasks are cached, so only the removal of a task or
 -- a change to a completed one is announced. The far more frequent progress updates of
 -- running tasks send nothing.
-CREATE FUNCTION pulp_notify_tasks_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('pulp_tasks_changed', '');
-    RETURN NULL;
-END
-$$;
-
 CREATE TRIGGER completed_tasks_changed AFTER UPDATE ON tasks FOR EACH ROW
     WHEN (OLD.state IN ('finished', 'error', 'canceled', 'skipped'))
-    EXECUTE FUNCTION pulp_notify_tasks_changed();
+    EXECUTE FUNCTION pulp_notify_channel('pulp_tasks_changed');
 CREATE TRIGGER tasks_removed AFTER DELETE OR TRUNCATE
-    ON tasks FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_tasks_changed();
+    ON tasks FOR EACH STATEMENT EXECUTE FUNCTION pulp_notify_channel('pulp_tasks_changed');
