@@ -76,6 +76,16 @@ typedef struct permission_change {
     const char *operations;
 } permission_change_t;
 
+/* Fills the parameters $1 to $4 of the grant and revoke statements: resource, subject type,
+ * subject and operations. */
+static void change_params(const permission_change_t *change, const char *params[4])
+{
+    params[0] = change->resource;
+    params[1] = change->subject_type;
+    params[2] = change->subject;
+    params[3] = change->operations;
+}
+
 /* Reads {login|role_id, resource, operations} and checks that the subject exists. */
 static int read_change(pulp_request_t *req, const char *subject_type, permission_change_t *change)
 {
@@ -130,10 +140,7 @@ static int grant_permission(pulp_request_t *req, const char *subject_type)
 
     if (found != DECLINED)
         return found;
-    params[0] = change.resource;
-    params[1] = change.subject_type;
-    params[2] = change.subject;
-    params[3] = change.operations;
+    change_params(&change, params);
     if (pulp_db_command(req->db, &error,
                         "INSERT INTO permissions (resource, subject_type, subject, operations)"
                         " VALUES ($1, $2, $3, ARRAY(SELECT DISTINCT unnest($4::text[])))"
@@ -154,10 +161,7 @@ static int revoke_permission(pulp_request_t *req, const char *subject_type)
 
     if (found != DECLINED)
         return found;
-    params[0] = change.resource;
-    params[1] = change.subject_type;
-    params[2] = change.subject;
-    params[3] = change.operations;
+    change_params(&change, params);
     if (pulp_db_begin(req->db, &error) != PULP_OK ||
         pulp_db_command(req->db, &error,
                         "UPDATE permissions SET operations = ARRAY(SELECT o FROM"

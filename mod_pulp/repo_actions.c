@@ -39,26 +39,6 @@ static int read_plugin(pulp_request_t *req, const char *sql, int n_params,
     return DECLINED;
 }
 
-static int dispatch_action(pulp_request_t *req, const char *task_type, const char *action,
-                           json_object *args)
-{
-    const char *repo_id = req->params[0];
-    const char *resource = apr_pstrcat(req->r->pool, "repository:", repo_id, NULL);
-    const char *tags[] = {
-        apr_pstrcat(req->r->pool, "pulp:repository:", repo_id, NULL),
-        apr_pstrcat(req->r->pool, "pulp:action:", action, NULL),
-    };
-    pulp_task_spec_t spec = { 0 };
-
-    spec.task_type = task_type;
-    spec.tags = tags;
-    spec.n_tags = 2;
-    spec.resources = &resource;
-    spec.n_resources = 1;
-    spec.args = args;
-    return pulp_dispatch_and_respond(req, &spec);
-}
-
 /* The override is checked like a configuration: merged into the stored one, the result must
  * pass the plugin's validation. */
 static int sync_repository(pulp_request_t *req)
@@ -97,7 +77,7 @@ static int sync_repository(pulp_request_t *req)
     json_object_object_add(args, "repo_id", json_object_new_string(params[0]));
     json_object_object_add(args, "override_config",
                            override ? json_object_get(override) : json_object_new_object());
-    return dispatch_action(req, PULP_TASK_REPO_SYNC, "sync", args);
+    return pulp_repo_dispatch(req, PULP_TASK_REPO_SYNC, "sync", NULL, args);
 }
 
 static int publish_repository(pulp_request_t *req)
@@ -144,7 +124,7 @@ static int publish_repository(pulp_request_t *req)
     json_object_object_add(args, "distributor_id", json_object_new_string(distributor_id));
     json_object_object_add(args, "override_config",
                            override ? json_object_get(override) : json_object_new_object());
-    return dispatch_action(req, PULP_TASK_REPO_PUBLISH, "publish", args);
+    return pulp_repo_dispatch(req, PULP_TASK_REPO_PUBLISH, "publish", NULL, args);
 }
 
 #define RESULT_COMMON \

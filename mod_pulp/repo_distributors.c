@@ -233,26 +233,15 @@ static int send_missing_distributor(pulp_request_t *req)
 static const pulp_distributor_type_t *lock_distributor(pulp_request_t *req, json_object **config,
                                                        int *found, pulp_error_t *error)
 {
-    const char *params[] = { req->params[0], req->params[1] };
-    const pulp_distributor_type_t *type = NULL;
-    PGresult *result = pulp_db_query(req->db, error,
-                                     "SELECT distributor_type_id, config::text FROM distributors"
-                                     " WHERE repo_id = $1 AND distributor_id = $2 FOR UPDATE",
-                                     2, params);
+    const char *type_id = pulp_repo_lock_plugin(
+        req, "SELECT distributor_type_id, config::text FROM distributors"
+             " WHERE repo_id = $1 AND distributor_id = $2 FOR UPDATE", config, error);
+    const pulp_distributor_type_t *type = type_id ? pulp_distributor_type_find(type_id) : NULL;
 
-    *found = 0;
-    if (!result)
-        return NULL;
-    if (PQntuples(result) > 0) {
-        *found = 1;
-        type = pulp_distributor_type_find(PQgetvalue(result, 0, 0));
-        *config = pulp_request_own_json(req, json_tokener_parse(PQgetvalue(result, 0, 1)));
-        if (!type)
-            pulp_error_set(error, PULP_ERR_INTERNAL,
-                           "distributor type \"%s\" is no longer registered",
-                           PQgetvalue(result, 0, 0));
-    }
-    PQclear(result);
+    *found = type_id != NULL;
+    if (type_id && !type)
+        pulp_error_set(error, PULP_ERR_INTERNAL, "distributor type \"%s\" is no longer registered",
+                       type_id);
     return type;
 }
 
@@ -361,14 +350,7 @@ static int remove_distributor(pulp_request_t *req)
 {
     pulp_error_t error = PULP_ERROR_INIT;
     const char *params[] = { req->params[0], req->params[1] };
-    const char *resource = apr_pstrcat(req->r->pool, "repository:", req->params[0], NULL);
-    const char *tags[] = {
-        apr_pstrcat(req->r->pool, "pulp:repository:", req->params[0], NULL),
-        apr_pstrcat(req->r->pool, "pulp:repository_distributor:", req->params[1], NULL),
-        "pulp:action:remove_distributor",
-    };
     json_object *args = pulp_request_own_json(req, json_object_new_object());
-    pulp_task_spec_t spec = { 0 };
     PGresult *result = NULL;
     int found;
 
@@ -385,13 +367,10 @@ static int remove_distributor(pulp_request_t *req)
 
     json_object_object_add(args, "repo_id", json_object_new_string(req->params[0]));
     json_object_object_add(args, "distributor_id", json_object_new_string(req->params[1]));
-    spec.task_type = PULP_TASK_DISTRIBUTOR_REMOVE;
-    spec.tags = tags;
-    spec.n_tags = 3;
-    spec.resources = &resource;
-    spec.n_resources = 1;
-    spec.args = args;
-    return pulp_dispatch_and_respond(req, &spec);
+    return pulp_repo_dispatch(req, PULP_TASK_DISTRIBUTOR_REMOVE, "remove_distributor",
+                              apr_pstrcat(req->r->pool, "pulp:repository_distributor:",
+                                          req->params[1], NULL),
+                              args);
 }
 
 const pulp_route_t pulp_repo_distributor_routes[] = {

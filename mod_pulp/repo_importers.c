@@ -180,21 +180,12 @@ static int send_missing_importer(pulp_request_t *req)
 static const pulp_importer_type_t *lock_importer(pulp_request_t *req, json_object **config,
                                                  pulp_error_t *error)
 {
-    const char *params[] = { req->params[0], req->params[1] };
-    const pulp_importer_type_t *type = NULL;
-    PGresult *result = pulp_db_query(req->db, error,
-                                     "SELECT importer_type_id, config::text FROM importers"
-                                     " WHERE repo_id = $1 AND importer_type_id = $2 FOR UPDATE",
-                                     2, params);
+    const char *type_id = pulp_repo_lock_plugin(
+        req, "SELECT importer_type_id, config::text FROM importers"
+             " WHERE repo_id = $1 AND importer_type_id = $2 FOR UPDATE", config, error);
+    const pulp_importer_type_t *type = type_id ? pulp_importer_type_find(type_id) : NULL;
 
-    if (!result)
-        return NULL;
-    if (PQntuples(result) > 0) {
-        type = pulp_importer_type_find(PQgetvalue(result, 0, 0));
-        *config = pulp_request_own_json(req, json_tokener_parse(PQgetvalue(result, 0, 1)));
-    }
-    PQclear(result);
-    if (!type)
+    if (!type && error->status == PULP_OK)
         pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "missing importer");
     return type;
 }

@@ -500,22 +500,48 @@ static pulp_status_t update_distributor_configs(pulp_request_t *req, const char 
 static int delete_repository(pulp_request_t *req)
 {
     const char *repo_id = req->params[0];
-    const char *resource = apr_pstrcat(req->r->pool, "repository:", repo_id, NULL);
-    const char *tags[] = {
-        apr_pstrcat(req->r->pool, "pulp:repository:", repo_id, NULL),
-        "pulp:action:delete",
-    };
     json_object *args = pulp_request_own_json(req, json_object_new_object());
-    pulp_task_spec_t spec = { 0 };
     int found = pulp_repo_require(req, repo_id);
 
     if (found != DECLINED)
         return found;
 
     json_object_object_add(args, "repo_id", json_object_new_string(repo_id));
-    spec.task_type = PULP_TASK_REPO_DELETE;
+    return pulp_repo_dispatch(req, PULP_TASK_REPO_DELETE, "delete", NULL, args);
+}
+
+const char *pulp_repo_lock_plugin(pulp_request_t *req, const char *sql, json_object **config,
+                                  pulp_error_t *error)
+{
+    const char *params[] = { req->params[0], req->params[1] };
+    PGresult *result = pulp_db_query(req->db, error, sql, 2, params);
+    const char *type_id = NULL;
+
+    if (!result)
+        return NULL;
+    if (PQntuples(result) > 0) {
+        type_id = apr_pstrdup(req->r->pool, PQgetvalue(result, 0, 0));
+        *config = pulp_request_own_json(req, json_tokener_parse(PQgetvalue(result, 0, 1)));
+    }
+    PQclear(result);
+    return type_id;
+}
+
+int pulp_repo_dispatch(pulp_request_t *req, const char *task_type, const char *action,
+                       const char *extra_tag, json_object *args)
+{
+    const char *repo_id = req->params[0];
+    const char *resource = apr_pstrcat(req->r->pool, "repository:", repo_id, NULL);
+    const char *tags[3];
+    pulp_task_spec_t spec = { 0 };
+
+    spec.n_tags = 0;
+    tags[spec.n_tags++] = apr_pstrcat(req->r->pool, "pulp:repository:", repo_id, NULL);
+    if (extra_tag)
+        tags[spec.n_tags++] = extra_tag;
+    tags[spec.n_tags++] = apr_pstrcat(req->r->pool, "pulp:action:", action, NULL);
+    spec.task_type = task_type;
     spec.tags = tags;
-    spec.n_tags = 2;
     spec.resources = &resource;
     spec.n_resources = 1;
     spec.args = args;

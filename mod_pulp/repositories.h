@@ -51,6 +51,19 @@ const char *pulp_repo_document_sql(pulp_request_t *req, int importers, int distr
  * is sent. */
 int pulp_repo_require(pulp_request_t *req, const char *repo_id);
 
+/* Runs sql, which selects the type id and the config text of the importer or distributor
+ * named by the path ($1 the repository, $2 the importer or distributor) FOR UPDATE. Returns
+ * the type id and sets *config (freed with the request), or returns NULL when there is no
+ * such row or on error (then error is set). */
+const char *pulp_repo_lock_plugin(pulp_request_t *req, const char *sql, json_object **config,
+                                  pulp_error_t *error);
+
+/* Dispatches a task of task_type holding the path's repository (req->params[0]) exclusively,
+ * tagged pulp:repository:<id>, then extra_tag unless it is NULL, then pulp:action:<action>;
+ * sends the 202 call report or the error and returns OK. */
+int pulp_repo_dispatch(pulp_request_t *req, const char *task_type, const char *action,
+                       const char *extra_tag, json_object *args);
+
 /* A resource named in a 404: kind and id, and the resource it belongs to (or NULL). */
 typedef struct pulp_resource_name {
     const char *kind;
