@@ -1,10 +1,13 @@
 """Fixtures of the functional tests.
 
-The `stack` fixture uses the stack named by PULP_URL when that is set (with PULP_USER and
-PULP_PASSWORD from the environment, or from $PULP_RUN_DIR/stack.env). Otherwise it starts a
-private stack with scripts/stack in a new directory under /var/tmp, on the ports from
-PULP_TEST_PORT_BASE (default 26800) to +14, and deletes it at the end of the session unless
+The `stack` fixture uses the running stack whose run directory PULP_TEST_STACK names, which
+the tests may stop and restart component by component. Otherwise it starts a private stack
+with scripts/stack in a new directory under /var/tmp, on the ports from PULP_TEST_PORT_BASE
+(default 26800) to +14, and deletes it at the end of the session unless
 PULP_TEST_KEEP_STACK=1. PULP_HTTPD_MPM chooses httpd's MPM as for scripts/stack.
+
+The settings that `. run/stack.env` exports (PULP_URL and the others) never select a stack,
+so a shell that uses a stack by hand does not turn the tests onto it.
 """
 
 import os
@@ -26,13 +29,12 @@ from pulp_helpers import (
 DEFAULT_TEST_PORT_BASE = 26800
 
 
-def external_stack():
-    settings = {}
-    run_dir = os.environ.get("PULP_RUN_DIR")
-    if run_dir and (Path(run_dir) / "stack.env").is_file():
-        settings.update(read_stack_env(Path(run_dir) / "stack.env"))
-    settings.update({k: v for k, v in os.environ.items() if k in STACK_SETTINGS})
-    return Stack(settings, owned=False)
+def existing_stack(run_dir):
+    env_file = Path(run_dir) / "stack.env"
+    if not env_file.is_file():
+        pytest.exit(f"PULP_TEST_STACK={run_dir}: no stack.env there; start the stack with "
+                    f"PULP_RUN_DIR={run_dir} scripts/stack start", returncode=1)
+    return Stack(read_stack_env(env_file), owned=False)
 
 
 def private_stack_environment(run_dir, port_base):
@@ -44,8 +46,8 @@ def private_stack_environment(run_dir, port_base):
 
 @pytest.fixture(scope="session")
 def stack():
-    if os.environ.get("PULP_URL"):
-        yield external_stack()
+    if os.environ.get("PULP_TEST_STACK"):
+        yield existing_stack(os.environ["PULP_TEST_STACK"])
         return
 
     port_base = int(os.environ.get("PULP_TEST_PORT_BASE", DEFAULT_TEST_PORT_BASE))
@@ -102,8 +104,7 @@ def anon(stack):
 def managed_stack(stack):
     """The stack, for tests that stop or kill its components.
 
-    Skips when the stack has no run directory, which happens for a stack given by PULP_URL
-    without PULP_RUN_DIR."""
+    Skips when the stack has no run directory."""
     if stack.run_dir is None:
         pytest.skip("the stack has no run directory (set PULP_RUN_DIR to manage it)")
     return stack
