@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-events.h>
+
 #include "pulp_log.h"
 
 PGconn *pulp_db_connect(const char *conninfo, const char *application_name, pulp_error_t *error)
@@ -93,9 +95,9 @@ PGresult *pulp_db_query(PGconn *conn, pulp_error_t *error, const char *sql, int 
     return NULL;
 }
 
-/* Names a prepared statement after its text: 64-bit FNV-1a, so equal text gets equal names
- * on every connection. */
-static void statement_name(const char *sql, char name[32])
+/* Hashes a statement's text: 64-bit FNV-1a, so equal text gets equal names on every
+ * connection. */
+static unsigned long long statement_hash(const char *sql)
 {
     unsigned long long hash = 14695981039346656037ULL;
 
@@ -103,46 +105,115 @@ static void statement_name(const char *sql, char name[32])
         hash ^= *c;
         hash *= 1099511628211ULL;
     }
-    snprintf(name, 32, "pulp_%016llx", hash);
+    return hash;
 }
 
-PGresult *pulp_db_query_prepared(PGconn *conn, pulp_error_t *error, const char *sql,
-                                 int n_params, const char *const *params)
+/* The statements prepared on one connection, kept as libpq instance data of the connection
+ * so that it goes away with the connection (PQfinish) and empties when PQreset opens a new
+ * session. */
+typedef struct prepared_set {
+    unsigned long long *hashes;
+    size_t n_hashes;
+    size_t capacity;
+} prepared_set_t;
+
+static int prepared_set_event(PGEventId event, void *info, void *pass_through)
 {
-    char name[32];
-    PGresult *result;
-    const char *sqlstate;
+    prepared_set_t *set = NULL;
 
-    if (pulp_db_connection_lost(conn) || PQtransactionStatus(conn) != PQTRANS_IDLE)
-        return pulp_db_query(conn, error, sql, n_params, params);
+    (void)pass_through;
+    if (event == PGEVT_CONNRESET)
+        set = PQinstanceData(((PGEventConnReset *)info)->conn, prepared_set_event);
+    else if (event == PGEVT_CONNDESTROY)
+        set = PQinstanceData(((PGEventConnDestroy *)info)->conn, prepared_set_event);
+    if (set)
+        set->n_hashes = 0;
+    if (set && event == PGEVT_CONNDESTROY) {
+        free(set->hashes);
+        free(set);
+    }
+    return 1;
+}
 
-    statement_name(sql, name);
-    result = PQexecPrepared(conn, name, n_params, params, NULL, NULL, 0);
-    if (PQresultStatus(result) == PGRES_TUPLES_OK || PQresultStatus(result) == PGRES_COMMAND_OK)
-        return result;
+/* Returns the set of conn, attaching an empty one on first use; NULL when out of memory. */
+static prepared_set_t *prepared_set_of(PGconn *conn)
+{
+    prepared_set_t *set = PQinstanceData(conn, prepared_set_event);
 
-    /* 26000 is invalid_sql_statement_name: not prepared on this connection yet. */
-    sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
-    if (!sqlstate || strcmp(sqlstate, "26000") != 0) {
-        set_error_from_result(conn, result, error);
-        PQclear(result);
+    if (set)
+        return set;
+    set = calloc(1, sizeof *set);
+    if (!set)
+        return NULL;
+    if (!PQregisterEventProc(conn, prepared_set_event, "pulp prepared statements", NULL) ||
+        !PQsetInstanceData(conn, prepared_set_event, set)) {
+        free(set);
         return NULL;
     }
-    PQclear(result);
+    return set;
+}
 
-    result = PQprepare(conn, name, sql, n_params, NULL);
-    if (PQresultStatus(result) != PGRES_COMMAND_OK) {
-        set_error_from_result(conn, result, error);
-        PQclear(result);
-        return NULL;
+static int prepared_set_contains(const prepared_set_t *set, unsigned long long hash)
+{
+    for (size_t i = 0; i < set->n_hashes; i++) {
+        if (set->hashes[i] == hash)
+            return 1;
     }
-    PQclear(result);
-    result = PQexecPrepared(conn, name, n_params, params, NULL, NULL, 0);
+    return 0;
+}
+
+static void prepared_set_add(prepared_set_t *set, unsigned long long hash)
+{
+    if (set->n_hashes == set->capacity) {
+        size_t capacity = set->capacity ? set->capacity * 2 : 16;
+        unsigned long long *hashes = realloc(set->hashes, capacity * sizeof *hashes);
+
+        if (!hashes)
+            return;
+        set->hashes = hashes;
+        set->capacity = capacity;
+    }
+    set->hashes[set->n_hashes++] = hash;
+}
+
+static PGresult *execute_prepared(PGconn *conn, pulp_error_t *error, const char *name,
+                                  int n_params, const char *const *params)
+{
+    PGresult *result = PQexecPrepared(conn, name, n_params, params, NULL, NULL, 0);
+
     if (PQresultStatus(result) == PGRES_TUPLES_OK || PQresultStatus(result) == PGRES_COMMAND_OK)
         return result;
     set_error_from_result(conn, result, error);
     PQclear(result);
     return NULL;
+}
+
+PGresult *pulp_db_query_prepared(PGconn *conn, pulp_error_t *error, const char *sql,
+                                 int n_params, const char *const *params)
+{
+    unsigned long long hash = statement_hash(sql);
+    prepared_set_t *set;
+    PGresult *result;
+    char name[32];
+
+    if (pulp_db_connection_lost(conn) || PQtransactionStatus(conn) != PQTRANS_IDLE)
+        return pulp_db_query(conn, error, sql, n_params, params);
+    set = prepared_set_of(conn);
+    if (!set)
+        return pulp_db_query(conn, error, sql, n_params, params);
+
+    snprintf(name, sizeof name, "pulp_%016llx", hash);
+    if (!prepared_set_contains(set, hash)) {
+        result = PQprepare(conn, name, sql, n_params, NULL);
+        if (PQresultStatus(result) != PGRES_COMMAND_OK) {
+            set_error_from_result(conn, result, error);
+            PQclear(result);
+            return NULL;
+        }
+        PQclear(result);
+        prepared_set_add(set, hash);
+    }
+    return execute_prepared(conn, error, name, n_params, params);
 }
 
 pulp_status_t pulp_db_command(PGconn *conn, pulp_error_t *error, const char *sql, int n_params,
