@@ -38,16 +38,22 @@ static const status_info_t *status_info(pulp_status_t status)
     return &status_table[status];
 }
 
+pulp_status_t pulp_error_setv(pulp_error_t *error, pulp_status_t status, const char *format,
+                              va_list args)
+{
+    if (!error)
+        return status;
+    error->status = status;
+    vsnprintf(error->message, sizeof error->message, format, args);
+    return status;
+}
+
 pulp_status_t pulp_error_set(pulp_error_t *error, pulp_status_t status, const char *format, ...)
 {
     va_list args;
 
-    if (!error)
-        return status;
-
-    error->status = status;
     va_start(args, format);
-    vsnprintf(error->message, sizeof error->message, format, args);
+    pulp_error_setv(error, status, format, args);
     va_end(args);
     return status;
 }
@@ -86,4 +92,25 @@ const char *pulp_status_description(pulp_status_t status)
 int pulp_status_http(pulp_status_t status)
 {
     return status_info(status)->http_status;
+}
+
+pulp_status_t pulp_error_missing(pulp_error_t *error, const char *kind, const char *id,
+                                 const char *parent_kind, const char *parent_id)
+{
+    json_object *resources = json_object_new_object();
+
+    json_object_object_add(resources, kind, id ? json_object_new_string(id) : NULL);
+    if (parent_kind && !id) {
+        json_object_object_add(resources, parent_kind, json_object_new_string(parent_id));
+        pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "missing resource: %s of %s \"%s\"",
+                       kind, parent_kind, parent_id);
+    } else if (parent_kind) {
+        json_object_object_add(resources, parent_kind, json_object_new_string(parent_id));
+        pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "missing resource: %s \"%s\" of %s \"%s\"",
+                       kind, id, parent_kind, parent_id);
+    } else {
+        pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "missing resource: %s \"%s\"", kind, id);
+    }
+    pulp_error_add_data(error, "resources", resources);
+    return PULP_ERR_MISSING_RESOURCE;
 }

@@ -5,6 +5,8 @@
 #ifndef PULP_ERROR_H
 #define PULP_ERROR_H
 
+#include <stdarg.h>
+
 #include <json-c/json.h>
 
 typedef enum {
@@ -40,11 +42,20 @@ typedef struct pulp_error {
 
 pulp_status_t pulp_error_set(pulp_error_t *error, pulp_status_t status, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
+pulp_status_t pulp_error_setv(pulp_error_t *error, pulp_status_t status, const char *format,
+                              va_list args) __attribute__((format(printf, 3, 0)));
 void pulp_error_add_data(pulp_error_t *error, const char *key, json_object *value);
 void pulp_error_clear(pulp_error_t *error);
 
 const char *pulp_status_code(pulp_status_t status);
 const char *pulp_status_description(pulp_status_t status);
 int pulp_status_http(pulp_status_t status);
+
+/* Fills error with a 404 (PLP0009) for a missing resource: the message names it ("missing
+ * resource: distributor "d" of repository "r"") and the data carries "resources":
+ * {kind: id, parent_kind: parent_id}. parent_kind may be NULL; id may be NULL when the
+ * parent has no resource of that kind at all. */
+pulp_status_t pulp_error_missing(pulp_error_t *error, const char *kind, const char *id,
+                                 const char *parent_kind, const char *parent_id);
 
 #endif

@@ -167,16 +167,12 @@ pulp_status_t pulp_task_cancel(PGconn *conn, const char *task_id,
     if (!result)
         return error->status;
     if (PQntuples(result) == 0) {
-        json_object *resources = json_object_new_object();
-
         PQclear(result);
-        json_object_object_add(resources, "task_id", json_object_new_string(task_id));
-        pulp_error_add_data(error, "resources", resources);
-        return pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "task \"%s\" does not exist",
-                              task_id);
+        return pulp_error_missing(error, "task", task_id, NULL, NULL);
     }
-    pulp_error_set(error, PULP_ERR_TASK_COMPLETE, "task \"%s\" is already %s", task_id,
-                   PQgetvalue(result, 0, 0));
+    pulp_error_set(error, PULP_ERR_TASK_COMPLETE,
+                   "task \"%s\" has already completed (state %s): only waiting and running tasks "
+                   "can be canceled", task_id, PQgetvalue(result, 0, 0));
     PQclear(result);
     return error->status;
 }

@@ -14,11 +14,8 @@ pulp_status_t pulp_body_error(pulp_error_t *error, pulp_status_t status, const c
 
     json_object_array_add(names, json_object_new_string(key));
     pulp_error_add_data(error, "property_names", names);
-    if (!error)
-        return status;
-    error->status = status;
     va_start(args, format);
-    vsnprintf(error->message, sizeof error->message, format, args);
+    pulp_error_setv(error, status, format, args);
     va_end(args);
     return status;
 }
@@ -121,27 +118,6 @@ pulp_status_t pulp_body_boolean(json_object *body, const char *key, int *value,
                                "invalid property \"%s\": expected true or false", key);
     *value = json_object_get_boolean(member_value);
     return PULP_OK;
-}
-
-pulp_status_t pulp_error_missing(pulp_error_t *error, const char *kind, const char *id,
-                                 const char *parent_kind, const char *parent_id)
-{
-    json_object *resources = json_object_new_object();
-
-    json_object_object_add(resources, kind, id ? json_object_new_string(id) : NULL);
-    if (parent_kind && !id) {
-        json_object_object_add(resources, parent_kind, json_object_new_string(parent_id));
-        pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "missing resource: %s of %s \"%s\"",
-                       kind, parent_kind, parent_id);
-    } else if (parent_kind) {
-        json_object_object_add(resources, parent_kind, json_object_new_string(parent_id));
-        pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "missing resource: %s \"%s\" of %s \"%s\"",
-                       kind, id, parent_kind, parent_id);
-    } else {
-        pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "missing resource: %s \"%s\"", kind, id);
-    }
-    pulp_error_add_data(error, "resources", resources);
-    return PULP_ERR_MISSING_RESOURCE;
 }
 
 int pulp_id_is_valid(const char *id)

@@ -35,13 +35,6 @@ pulp_status_t pulp_body_boolean(json_object *body, const char *key, int *value,
 pulp_status_t pulp_body_error(pulp_error_t *error, pulp_status_t status, const char *key,
                               const char *format, ...) __attribute__((format(printf, 4, 5)));
 
-/* Fills error with a 404 (PLP0009) for a missing resource: the message names it ("missing
- * resource: distributor "d" of repository "r"") and the data carries "resources":
- * {kind: id, parent_kind: parent_id}. parent_kind may be NULL; id may be NULL when the
- * parent has no resource of that kind at all. */
-pulp_status_t pulp_error_missing(pulp_error_t *error, const char *kind, const char *id,
-                                 const char *parent_kind, const char *parent_id);
-
 /* Returns 1 when id is a valid resource id: 1 to 255 letters, digits, "-", "_" or ".", and
  * not "." or ".." (which would name a directory above a published tree). */
 int pulp_id_is_valid(const char *id);
