@@ -37,7 +37,7 @@ COMMON_SRCS := $(wildcard common/*.c) $(wildcard plugins/*/*_config.c)
 AMQP_SRCS := $(wildcard amqp/*.c)
 MODULE_SRCS := $(wildcard mod_pulp/*.c)
 # worker/ plus the plugins' task implementations (sync, publish, upload import).
-WORKER_SRCS := $(filter-out worker/main.c,$(wildcard worker/*.c)) \
+WORKER_SRCS := $(filter-out worker/main.c worker/task_main.c,$(wildcard worker/*.c)) \
                $(filter-out %_config.c,$(wildcard plugins/*/*.c))
 MANAGE_SRCS := $(wildcard tools/pulp-manage-db/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -50,7 +50,7 @@ COMMON_LDLIBS = $(PQ_LIBS) $(JSONC_LIBS) $(APR_LIBS) $(CRYPT_LIBS)
 WORKER_LDLIBS = $(PROTON_LIBS) $(CURL_LIBS) $(CREATEREPO_LIBS) $(GLIB_LIBS) $(RPM_LIBS) \
                 $(ARCHIVE_LIBS) $(COMMON_LDLIBS) -lm
 
-PROGRAMS := $(B)/mod_pulp.so $(B)/pulp-worker $(B)/pulp-manage-db
+PROGRAMS := $(B)/mod_pulp.so $(B)/pulp-worker $(B)/pulp-task $(B)/pulp-manage-db
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all check unit unit-build functional demo start stop status deps clean distclean fuzz fuzz-run
@@ -97,7 +97,13 @@ $(WORKER_LIB): $(call objects,$(WORKER_SRCS))
 $(B)/mod_pulp.so: $(call objects,$(MODULE_SRCS)) $(AMQP_LIB) $(COMMON_LIB)
 	$(CC) -shared $(SANITIZE) -o $@ $^ $(PROTON_LIBS) $(COMMON_LDLIBS) $(LDFLAGS)
 
+# The supervisor links only what it uses (--as-needed), so that it stays small; its task
+# processes run pulp-task, which links the content libraries.
 $(B)/pulp-worker: $(call objects,worker/main.c) $(WORKER_LIB) $(AMQP_LIB) $(COMMON_LIB)
+	$(CC) $(SANITIZE) -o $@ $^ -Wl,--as-needed -Wl,--export-dynamic-symbol=_gnutls_global_init_skip \
+		$(PROTON_LIBS) $(COMMON_LDLIBS) $(LDFLAGS)
+
+$(B)/pulp-task: $(call objects,worker/task_main.c) $(WORKER_LIB) $(AMQP_LIB) $(COMMON_LIB)
 	$(CC) $(SANITIZE) -o $@ $^ $(WORKER_LDLIBS) $(LDFLAGS)
 
 # The migrations are compiled into pulp-manage-db so that it needs no data directory.

@@ -1,8 +1,10 @@
-/* The supervisor's task processes: forking, the line protocol on their sockets, and what
- * happens when one exits.
+/* The supervisor's task processes: starting them, the line protocol on their sockets, and
+ * what happens when one exits.
  *
- * One spare process is kept connected to the database while a slot is free, so that a task
- * starts without waiting for fork and a new session. A delivery is accepted only after its
+ * A task process is the task program (pulp-task, in the supervisor's directory), forked and
+ * executed with a socket on fd 3. One spare process is kept connected to the database while a
+ * slot is free, so that a task starts without waiting for the program to load and for a new
+ * session. A delivery is accepted only after its
  * process reports its claim decision ("claimed" or "skipped"). A process that dies first gets
  * its delivery accepted too, because the row decides, not the message: the reaper or the
  * sweeper then takes care of the task. */
@@ -48,10 +50,16 @@ static child_t *find_spare(supervisor_t *sv)
     return NULL;
 }
 
-/* Runs in the new process: keeps only stdio and its socket, which becomes fd 3. */
+/* Title of a task process until it sets its own. Task processes write their title
+ * ("pulp-worker: task <id>") over their argv, so it is padded to leave room for a task id. */
+static char task_title[] = "pulp-worker: waiting for a task                                   ";
+
+/* Runs in the new process: keeps only stdio and its socket, which becomes fd 3, and starts the
+ * task program. The signals that the supervisor blocks stay blocked until the task program
+ * has set its handlers, so that a SIGTERM sent to the process group cannot kill it first. */
 static void become_task_process(supervisor_t *sv, int fd)
 {
-    int status;
+    char *argv[] = { task_title, NULL };
 
     if (fd != 3) {
         dup2(fd, 3);
@@ -60,9 +68,13 @@ static void become_task_process(supervisor_t *sv, int fd)
         fcntl(3, F_SETFD, 0);
     }
     close_range(4, ~0U, 0);
-    status = pulp_runner_main(sv->config, sv->name, 3);
+    if (sv->gss_encryption_defaulted)
+        unsetenv("PGGSSENCMODE");
+    execv(sv->task_program, argv);
+    pulp_log_error("could not start the task program %s: %s", sv->task_program,
+                   strerror(errno));
     fflush(stderr);
-    _exit(status);
+    _exit(PULP_CHILD_EXIT_NOT_STARTED);
 }
 
 static child_t *spawn(supervisor_t *sv)
@@ -92,6 +104,9 @@ static child_t *spawn(supervisor_t *sv)
     }
 
     close(fds[1]);
+    /* The socket buffer takes the settings at once: the process reads them once started. */
+    if (pulp_task_settings_send(fds[0], sv->config) != 0)
+        pulp_log_error("could not send the settings to task process %d", (int)pid);
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
     child = &sv->children[sv->n_children++];
     memset(child, 0, sizeof *child);
@@ -239,6 +254,9 @@ static const char *describe_exit(supervisor_t *sv, const child_t *child, int wai
                  WTERMSIG(wait_status));
     else if (WEXITSTATUS(wait_status) == PULP_CHILD_EXIT_DB_LOST)
         snprintf(message, size, "worker process exited: it lost its database connection");
+    else if (WEXITSTATUS(wait_status) == PULP_CHILD_EXIT_NOT_STARTED)
+        snprintf(message, size, "worker process exited: the task program %s could not start",
+                 sv->task_program);
     else
         snprintf(message, size, "worker process exited with status %d",
                  WEXITSTATUS(wait_status));
@@ -261,7 +279,8 @@ static void child_exited(supervisor_t *sv, child_t *child, int wait_status)
         pulp_supervisor_queue_reap(sv, child->task_id, state, message);
     }
     if (child->state == CHILD_SPARE && WIFEXITED(wait_status) &&
-        WEXITSTATUS(wait_status) == PULP_CHILD_EXIT_DB_LOST)
+        (WEXITSTATUS(wait_status) == PULP_CHILD_EXIT_DB_LOST ||
+         WEXITSTATUS(wait_status) == PULP_CHILD_EXIT_NOT_STARTED))
         sv->spare_retry_ms = pulp_monotonic_ms() + pulp_backoff_next(&sv->spare_backoff);
     else if (child->state != CHILD_SPARE)
         pulp_backoff_reset(&sv->spare_backoff);

@@ -253,6 +253,47 @@ static void close_broker(supervisor_t *sv)
     }
 }
 
+/* libpq tries GSSAPI encryption by default (gssencmode=prefer), and its check for a Kerberos
+ * credential cache initialises the Kerberos libraries, about 0.6 MB of resident memory in
+ * each process (MIT Kerberos 1.20). The supervisor's sessions carry task ids and heartbeats,
+ * nothing secret, so they do without it unless the connection string (which overrides the
+ * environment) or PGGSSENCMODE asks for it. Task processes get libpq's default back. */
+static void default_gss_encryption_off(supervisor_t *sv)
+{
+    if (getenv("PGGSSENCMODE"))
+        return;
+    setenv("PGGSSENCMODE", "disable", 1);
+    sv->gss_encryption_defaulted = 1;
+}
+
+/* Finds the task program in the directory of the supervisor's own executable. */
+static char *find_task_program(pulp_error_t *error)
+{
+    char self[4096];
+    ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+    char *slash;
+    char *path = NULL;
+
+    if (length <= 0) {
+        pulp_error_set(error, PULP_ERR_INTERNAL, "could not read /proc/self/exe: %s",
+                       strerror(errno));
+        return NULL;
+    }
+    self[length] = '\0';
+    slash = strrchr(self, '/');
+    if (slash)
+        slash[1] = '\0';
+    if (asprintf(&path, "%s%s", slash ? self : "", PULP_TASK_PROGRAM) < 0)
+        return NULL;
+    if (access(path, X_OK) != 0) {
+        pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "could not find the task program "
+                       "\"%s\": %s; it is installed beside pulp-worker", path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
 static int init_supervisor(supervisor_t *sv, const pulp_worker_config_t *config,
                            const char *name)
 {
@@ -260,9 +301,9 @@ static int init_supervisor(supervisor_t *sv, const pulp_worker_config_t *config,
     pulp_amqp_options_t options = { config->broker, config->queue, name, 1 };
     pulp_error_t error = PULP_ERROR_INIT;
 
-    memset(sv, 0, sizeof *sv);
     sv->config = config;
     sv->name = name;
+    default_gss_encryption_off(sv);
     gethostname(sv->hostname, sizeof sv->hostname - 1);
     /* Busy processes, one spare, and room for dismissed processes that have not exited yet. */
     sv->max_children = 2 * (size_t)config->concurrency + 1;
@@ -271,7 +312,9 @@ static int init_supervisor(supervisor_t *sv, const pulp_worker_config_t *config,
     pulp_supervisor_db_init(sv);
     pulp_leader_init(&sv->leader);
     sv->signal_fd = open_signal_fd();
-    sv->amqp = pulp_amqp_new(&options, &callbacks, sv, &error);
+    sv->task_program = find_task_program(&error);
+    if (sv->task_program)
+        sv->amqp = pulp_amqp_new(&options, &callbacks, sv, &error);
     if (!sv->amqp || !sv->children || sv->signal_fd < 0 || !sv->leader.next_run_ms) {
         pulp_log_error("could not start the worker: %s",
                        error.message[0] ? error.message : strerror(errno));
@@ -292,35 +335,43 @@ static void destroy_supervisor(supervisor_t *sv)
     if (sv->signal_fd >= 0)
         close(sv->signal_fd);
     free(sv->children);
+    free(sv->task_program);
 }
 
+/* The supervisor's state is allocated zeroed rather than on the stack: most of it (the
+ * pending reaps, the leader's suspects) is rarely used, and untouched zero pages cost no
+ * resident memory, where a zeroed stack variable would. */
 int pulp_supervisor_run(const pulp_worker_config_t *config, const char *name)
 {
-    supervisor_t sv;
-    struct pollfd *fds;
+    supervisor_t *sv = calloc(1, sizeof *sv);
+    struct pollfd *fds = NULL;
+    int status = 1;
 
-    if (init_supervisor(&sv, config, name) != 0) {
-        destroy_supervisor(&sv);
+    if (!sv) {
+        pulp_log_error("could not start the worker: out of memory");
         return 1;
     }
-    fds = calloc(FD_CHILDREN + sv.max_children, sizeof *fds);
-    if (!fds) {
-        destroy_supervisor(&sv);
-        return 1;
-    }
+    if (init_supervisor(sv, config, name) != 0)
+        goto end;
+    fds = calloc(FD_CHILDREN + sv->max_children, sizeof *fds);
+    if (!fds)
+        goto end;
     pulp_log_info("started: concurrency %d, queue \"%s\" on %s%s", config->concurrency,
-                  config->queue, pulp_amqp_peer(sv.amqp),
+                  config->queue, pulp_amqp_peer(sv->amqp),
                   config->diagnostic_tasks ? ", diagnostic tasks on" : "");
 
-    while (!sv.stopping || sv.n_children > 0 || sv.n_reaps > 0) {
-        run_once(&sv, fds);
-        check_shutdown(&sv);
-        if (sv.stopping && sv.n_children == 0 && !sv.db_ready)
+    while (!sv->stopping || sv->n_children > 0 || sv->n_reaps > 0) {
+        run_once(sv, fds);
+        check_shutdown(sv);
+        if (sv->stopping && sv->n_children == 0 && !sv->db_ready)
             break;
     }
-
     pulp_log_info("stopped");
+    status = sv->exit_status;
+
+end:
     free(fds);
-    destroy_supervisor(&sv);
-    return sv.exit_status;
+    destroy_supervisor(sv);
+    free(sv);
+    return status;
 }

@@ -86,6 +86,10 @@ typedef struct leader {
 typedef struct supervisor {
     const pulp_worker_config_t *config;
     const char *name;
+    /* Path of the task program that task processes run. */
+    char *task_program;
+    /* Set when the supervisor set PGGSSENCMODE, which its task processes must not inherit. */
+    int gss_encryption_defaulted;
     char hostname[256];
     pulp_amqp_t *amqp;
     int signal_fd;

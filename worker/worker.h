@@ -15,6 +15,11 @@
 #define PULP_CHILD_EXIT_OK 0
 #define PULP_CHILD_EXIT_DB_LOST 3
 #define PULP_CHILD_EXIT_FAILED 4
+/* The task program could not be started, or could not read its settings. */
+#define PULP_CHILD_EXIT_NOT_STARTED 5
+
+/* The task program's file name; the supervisor runs it from its own directory. */
+#define PULP_TASK_PROGRAM "pulp-task"
 
 /* Sends log lines to stderr as "<UTC time> <level> <worker name>[ task <id>]: <message>". */
 void pulp_worker_log_init(const char *worker_name);
@@ -27,6 +32,13 @@ void pulp_proctitle_init(int argc, char **argv);
 void pulp_proctitle_set(const char *format, ...) __attribute__((format(printf, 1, 2)));
 /* Sets the short name (at most 15 characters) that ps -o comm and pgrep match. */
 void pulp_proctitle_set_name(const char *name);
+
+/* Sends the settings of a new task process on fd, its socket (task_settings.c); returns 0, or
+ * -1 when the socket failed or a setting contains a line break. */
+int pulp_task_settings_send(int fd, const pulp_worker_config_t *config);
+/* Reads the settings sent by pulp_task_settings_send into config. */
+pulp_status_t pulp_task_settings_receive(int fd, pulp_worker_config_t *config,
+                                         pulp_error_t *error);
 
 /* Runs a task process: connects to the database, reads "task <id>" lines from fd (the
  * socket shared with the supervisor), claims and runs that task, and reports on fd. Returns
