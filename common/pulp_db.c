@@ -216,6 +216,15 @@ PGresult *pulp_db_query_prepared(PGconn *conn, pulp_error_t *error, const char *
     return execute_prepared(conn, error, name, n_params, params);
 }
 
+pulp_status_t pulp_db_discard_session(PGconn *conn, pulp_error_t *error)
+{
+    prepared_set_t *set = PQinstanceData(conn, prepared_set_event);
+
+    if (set)
+        set->n_hashes = 0;
+    return pulp_db_command(conn, error, "DISCARD ALL", 0, NULL);
+}
+
 pulp_status_t pulp_db_command(PGconn *conn, pulp_error_t *error, const char *sql, int n_params,
                               const char *const *params)
 {

@@ -320,7 +320,7 @@ static int reusable(runner_t *runner, int tasks_run)
     return tasks_run < MAX_TASKS_PER_PROCESS && !pulp_task_context_aborted() &&
            !pulp_db_connection_lost(runner->db) &&
            resident_kib() <= runner->baseline_kib + MAX_GROWTH_KIB &&
-           pulp_db_command(runner->db, NULL, "DISCARD ALL", 0, NULL) == PULP_OK;
+           pulp_db_discard_session(runner->db, NULL) == PULP_OK;
 }
 
 /* Claims and runs one task; returns the exit status the process should end with, or -1 to
