@@ -19,8 +19,13 @@
 struct pulp_storage_file {
     int fd;
     int committed;
+    /* 1 for a file without a name (O_TMPFILE), which commit links into place. */
+    int anonymous;
     uint64_t size;
+    /* The temporary file's name, or /proc/self/fd/<fd> for an anonymous file. */
     char temp_path[PATH_MAX];
+    /* How messages name the file: its quoted path, or "a temporary file in <directory>". */
+    char label[PATH_MAX + 32];
     char storage_dir[PATH_MAX];
     cr_ChecksumCtx *sha256;
     /* The checksum of the metadata's type when it is not SHA-256, else NULL. */
@@ -144,7 +149,7 @@ pulp_status_t pulp_storage_content_path(const char *type_id, const char *sha256,
                               "invalid SHA-256 digest \"%s\": expected 64 lower-case hex digits",
                               sha256 ? sha256 : "");
 
-    length = snprintf(out, out_size, "content/%s/%.2s/%s/%s", type_id, sha256, sha256, name);
+    length = snprintf(out, out_size, "content/%s/%.2s/%s-%s", type_id, sha256, sha256, name);
     if (length < 0 || (size_t)length >= out_size)
         return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
                               "invalid file name \"%s\": the store path is too long", name);
@@ -227,6 +232,54 @@ static int create_temp_file(const char *directory, char *path, size_t path_size)
     return fd;
 }
 
+/* Returns 1 when files can be linked into place through /proc/self/fd, which an anonymous
+ * temporary file needs; checked once per process. */
+static int proc_fd_available(void)
+{
+    static int available = -1;
+
+    if (available < 0)
+        available = access("/proc/self/fd", X_OK) == 0;
+    return available;
+}
+
+/* Opens a file without a name in directory (O_TMPFILE), so that a process that dies leaves
+ * nothing behind and commit needs no rename. Returns -1 with errno set where the filesystem
+ * lacks O_TMPFILE (NFS, for one), and the caller falls back to a named file. */
+static int create_anonymous_file(const char *directory, char *path, size_t path_size)
+{
+    int fd;
+
+    if (!proc_fd_available()) {
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    fd = open(directory, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        snprintf(path, path_size, "/proc/self/fd/%d", fd);
+    return fd;
+}
+
+static int tmpfile_unsupported(int code)
+{
+    return code == EOPNOTSUPP || code == EISDIR || code == EINVAL;
+}
+
+/* Creates the temporary file in tmp_dir: anonymous where the filesystem allows it, else
+ * named. Returns the descriptor, or -1 with errno set. */
+static int open_temp_file(pulp_storage_file_t *file, const char *tmp_dir)
+{
+    int fd = create_anonymous_file(tmp_dir, file->temp_path, sizeof file->temp_path);
+
+    if (fd >= 0) {
+        file->anonymous = 1;
+        return fd;
+    }
+    if (!tmpfile_unsupported(errno))
+        return -1;
+    return create_temp_file(tmp_dir, file->temp_path, sizeof file->temp_path);
+}
+
 pulp_storage_file_t *pulp_storage_file_new(const char *storage_dir, const char *checksum_type,
                                            pulp_error_t *error)
 {
@@ -252,9 +305,13 @@ pulp_storage_file_t *pulp_storage_file_new(const char *storage_dir, const char *
     }
     strcpy(file->storage_dir, storage_dir);
     join_path(tmp_dir, sizeof tmp_dir, storage_dir, "tmp");
-    file->fd = create_temp_file(tmp_dir, file->temp_path, sizeof file->temp_path);
+    file->fd = open_temp_file(file, tmp_dir);
     if (file->fd < 0 && errno == ENOENT && pulp_storage_mkdirs(tmp_dir, 0755, error) == PULP_OK)
-        file->fd = create_temp_file(tmp_dir, file->temp_path, sizeof file->temp_path);
+        file->fd = open_temp_file(file, tmp_dir);
+    if (file->anonymous)
+        snprintf(file->label, sizeof file->label, "a temporary file in \"%s\"", tmp_dir);
+    else
+        snprintf(file->label, sizeof file->label, "\"%s\"", file->temp_path);
     if (file->fd < 0) {
         pulp_error_set(error, PULP_ERR_INTERNAL, "could not create temporary file in \"%s\": %s",
                        tmp_dir, strerror(errno));
@@ -287,7 +344,7 @@ pulp_status_t pulp_storage_file_set_checksum_type(pulp_storage_file_t *file,
 
     if (file->size > 0)
         return pulp_error_set(error, PULP_ERR_INTERNAL, "could not set the checksum type of "
-                              "\"%s\": data was written already", file->temp_path);
+                              "%s: data was written already", file->label);
     if (checksum_type && !checksum_from_name(checksum_type, &type))
         return pulp_error_set(error, PULP_ERR_UNSUPPORTED_VALUE,
                               "unsupported checksum type \"%s\"", checksum_type);
@@ -314,16 +371,16 @@ pulp_status_t pulp_storage_file_write(pulp_storage_file_t *file, const void *dat
 
     if (file->sha256_hex[0])
         return pulp_error_set(error, PULP_ERR_INTERNAL,
-                              "could not write to \"%s\": the file is already finished",
-                              file->temp_path);
+                              "could not write to %s: the file is already finished",
+                              file->label);
     while (left > 0) {
         ssize_t done = write(file->fd, bytes, left);
 
         if (done < 0 && errno == EINTR)
             continue;
         if (done < 0)
-            return pulp_error_set(error, PULP_ERR_INTERNAL, "could not write to \"%s\": %s",
-                                  file->temp_path, strerror(errno));
+            return pulp_error_set(error, PULP_ERR_INTERNAL, "could not write to %s: %s",
+                                  file->label, strerror(errno));
         bytes += done;
         left -= (size_t)done;
     }
@@ -338,8 +395,8 @@ pulp_status_t pulp_storage_file_write(pulp_storage_file_t *file, const void *dat
 pulp_status_t pulp_storage_file_reset(pulp_storage_file_t *file, pulp_error_t *error)
 {
     if (ftruncate(file->fd, 0) != 0 || lseek(file->fd, 0, SEEK_SET) != 0)
-        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not empty \"%s\": %s",
-                              file->temp_path, strerror(errno));
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not empty %s: %s", file->label,
+                              strerror(errno));
     g_free(checksum_finish(file->sha256));
     file->sha256 = cr_checksum_new(CR_CHECKSUM_SHA256, NULL);
     if (file->extra) {
@@ -352,8 +409,8 @@ pulp_status_t pulp_storage_file_reset(pulp_storage_file_t *file, pulp_error_t *e
     file->sha256_hex[0] = '\0';
     if (!file->sha256 || (file->extra_type != CR_CHECKSUM_SHA256 && file->checksum_type &&
                           !file->extra))
-        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not restart the checksums of "
-                              "\"%s\"", file->temp_path);
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not restart the checksums of %s",
+                              file->label);
     return PULP_OK;
 }
 
@@ -444,13 +501,101 @@ static int complete_copy_exists(const char *path, uint64_t size, const char *sha
     return pulp_storage_sha256_of(path, actual, NULL) == PULP_OK && strcmp(actual, sha256) == 0;
 }
 
+/* Creates the directory that will contain path, and its missing parents. Usually only the
+ * fan-out directory of a digest's first two characters is missing: one mkdir. */
+static pulp_status_t make_parent(char *path, pulp_error_t *error)
+{
+    char *slash = strrchr(path, '/');
+    pulp_status_t status = PULP_OK;
+
+    *slash = '\0';
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        status = pulp_storage_mkdirs(path, 0755, error);
+    *slash = '/';
+    return status;
+}
+
+/* Moves a named temporary file to final_path, keeping a complete copy that is already
+ * there. The rename replaces an incomplete one. */
+static pulp_status_t rename_into_place(pulp_storage_file_t *file, char *final_path,
+                                       const char *sha256, pulp_error_t *error)
+{
+    if (complete_copy_exists(final_path, file->size, sha256)) {
+        unlink(file->temp_path);
+        return PULP_OK;
+    }
+    if (rename(file->temp_path, final_path) == 0)
+        return PULP_OK;
+    if (errno == ENOENT && make_parent(final_path, error) != PULP_OK)
+        return error ? error->status : PULP_ERR_INTERNAL;
+    if (errno == ENOENT && rename(file->temp_path, final_path) == 0)
+        return PULP_OK;
+    return pulp_error_set(error, PULP_ERR_INTERNAL, "could not rename \"%s\" to \"%s\": %s",
+                          file->temp_path, final_path, strerror(errno));
+}
+
+static int link_anonymous(const pulp_storage_file_t *file, const char *path)
+{
+    return linkat(AT_FDCWD, file->temp_path, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+/* Replaces an incomplete file at final_path with an anonymous file: links it under a unique
+ * name in the same directory, then renames that over the old file. */
+static pulp_status_t replace_with_anonymous(pulp_storage_file_t *file, const char *final_path,
+                                            pulp_error_t *error)
+{
+    char temp[PATH_MAX + 64];
+    uint64_t random_bits = 0;
+    int linked = -1;
+
+    for (int attempt = 0; attempt < 16 && linked != 0; attempt++) {
+        if (getrandom(&random_bits, sizeof random_bits, 0) != (ssize_t)sizeof random_bits)
+            random_bits = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20) ^ (uint64_t)attempt;
+        snprintf(temp, sizeof temp, "%s.incoming-%ld-%016llx", final_path, (long)getpid(),
+                 (unsigned long long)random_bits);
+        linked = link_anonymous(file, temp);
+        if (linked != 0 && errno != EEXIST)
+            break;
+    }
+    if (linked != 0)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not link %s to \"%s\": %s",
+                              file->label, temp, strerror(errno));
+    if (rename(temp, final_path) != 0) {
+        int code = errno;
+
+        unlink(temp);
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not rename \"%s\" to \"%s\": %s",
+                              temp, final_path, strerror(code));
+    }
+    return PULP_OK;
+}
+
+/* Links an anonymous temporary file at final_path. A complete copy that is already there
+ * (stored by another process) is kept; an incomplete one is replaced. */
+static pulp_status_t link_into_place(pulp_storage_file_t *file, char *final_path,
+                                     const char *sha256, pulp_error_t *error)
+{
+    if (link_anonymous(file, final_path) == 0)
+        return PULP_OK;
+    if (errno == ENOENT && make_parent(final_path, error) != PULP_OK)
+        return error ? error->status : PULP_ERR_INTERNAL;
+    if (errno == ENOENT && link_anonymous(file, final_path) == 0)
+        return PULP_OK;
+    if (errno != EEXIST)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not link %s to \"%s\": %s",
+                              file->label, final_path, strerror(errno));
+    if (complete_copy_exists(final_path, file->size, sha256))
+        return PULP_OK;
+    return replace_with_anonymous(file, final_path, error);
+}
+
 pulp_status_t pulp_storage_file_commit(pulp_storage_file_t *file, const char *type_id,
                                        const char *name, int flags, char *relative_path,
                                        size_t relative_path_size, pulp_error_t *error)
 {
     const char *sha256 = pulp_storage_file_sha256(file);
     char final_path[PATH_MAX];
-    char *slash;
+    pulp_status_t status;
     int deferred = (flags & PULP_STORAGE_DEFER_SYNC) != 0;
 
     if (pulp_storage_content_path(type_id, sha256, name, relative_path, relative_path_size,
@@ -460,32 +605,20 @@ pulp_status_t pulp_storage_file_commit(pulp_storage_file_t *file, const char *ty
         return pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid file name \"%s\": the "
                               "store path is too long", name);
 
-    if (complete_copy_exists(final_path, file->size, sha256)) {
-        unlink(file->temp_path);
-        file->committed = 1;
-        return PULP_OK;
-    }
-
     if (!deferred && fsync(file->fd) != 0)
-        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not sync \"%s\": %s",
-                              file->temp_path, strerror(errno));
-
-    /* Usually only the digest's own directory is missing: one mkdir instead of five. */
-    slash = strrchr(final_path, '/');
-    *slash = '\0';
-    if (mkdir(final_path, 0755) != 0 && errno != EEXIST &&
-        pulp_storage_mkdirs(final_path, 0755, error) != PULP_OK)
-        return error ? error->status : PULP_ERR_INTERNAL;
-    *slash = '/';
-
-    if (rename(file->temp_path, final_path) != 0)
-        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not rename \"%s\" to \"%s\": %s",
-                              file->temp_path, final_path, strerror(errno));
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "could not sync %s: %s", file->label,
+                              strerror(errno));
+    if (file->anonymous)
+        status = link_into_place(file, final_path, sha256, error);
+    else
+        status = rename_into_place(file, final_path, sha256, error);
+    if (status != PULP_OK)
+        return status;
     file->committed = 1;
 
     if (deferred)
         return PULP_OK;
-    *slash = '\0';
+    *strrchr(final_path, '/') = '\0';
     return sync_directory(final_path, error);
 }
 
@@ -495,7 +628,7 @@ void pulp_storage_file_free(pulp_storage_file_t *file)
         return;
     if (file->fd >= 0)
         close(file->fd);
-    if (!file->committed && file->temp_path[0])
+    if (!file->committed && !file->anonymous && file->temp_path[0])
         unlink(file->temp_path);
     if (file->sha256)
         g_free(checksum_finish(file->sha256));

@@ -2,12 +2,18 @@
  *
  * Every file is stored once, under the SHA-256 of its content:
  *
- *     <storage>/content/<type>/<sha256[0:2]>/<sha256>/<name>
+ *     <storage>/content/<type>/<sha256[0:2]>/<sha256>-<name>
+ *
+ * One inode per file: a directory per digest would double the inodes that a sync creates,
+ * and inode creation bounds how fast small packages enter the store.
  *
  * A download or an upload is written to a temporary file in <storage>/tmp (the same
- * filesystem), checked against its expected size and checksum, made durable and renamed into
- * place, so a file under its final name is always complete and correct. Two processes that
- * store the same content at the same moment both succeed and leave one file.
+ * filesystem), checked against its expected size and checksum, made durable and moved into
+ * place, so a file under its final name is always complete and correct. The temporary file
+ * has no name where the filesystem supports O_TMPFILE (ext4, XFS, btrfs, tmpfs): it is linked
+ * into place with linkat(2), and a process that dies leaves nothing behind. Elsewhere (NFS)
+ * it is a named file in <storage>/tmp that rename(2) moves. Two processes that store the
+ * same content at the same moment both succeed and leave one file.
  *
  * The checksums come from createrepo_c (which computes them with OpenSSL), so only programs
  * that link createrepo_c (pulp-worker, the tests) may call the file functions. The path
@@ -36,7 +42,7 @@ pulp_status_t pulp_storage_path_normalize(const char *path, size_t length, char 
 int pulp_storage_name_is_valid(const char *name);
 
 /* Writes the store path of a file, relative to the storage directory:
- * content/<type_id>/<sha256[0:2]>/<sha256>/<name>. Fails on an invalid type id, name or
+ * content/<type_id>/<sha256[0:2]>/<sha256>-<name>. Fails on an invalid type id, name or
  * digest. */
 pulp_status_t pulp_storage_content_path(const char *type_id, const char *sha256,
                                         const char *name, char *out, size_t out_size,
@@ -75,7 +81,9 @@ pulp_status_t pulp_storage_file_reset(pulp_storage_file_t *file, pulp_error_t *e
 
 uint64_t pulp_storage_file_size(const pulp_storage_file_t *file);
 
-/* Returns the path of the temporary file, to read what was written so far. */
+/* Returns a path that reads what was written so far: the temporary file's name, or
+ * /proc/self/fd/<descriptor> for a file without a name, valid in this process only and until
+ * pulp_storage_file_free. */
 const char *pulp_storage_file_path(const pulp_storage_file_t *file);
 
 /* Returns the hex SHA-256 of what was written. The file takes no more writes afterwards. */
@@ -89,7 +97,8 @@ pulp_status_t pulp_storage_file_verify(pulp_storage_file_t *file, int64_t expect
 
 /* Moves the file to its store path under its SHA-256 and writes that path, relative to the
  * storage directory, into relative_path. When a complete copy is already there, it is kept
- * and the temporary file removed. The file object stays valid for pulp_storage_file_free. */
+ * and the temporary file removed; an incomplete one (left by a machine crash before a
+ * deferred sync) is replaced. The file object stays valid for pulp_storage_file_free. */
 pulp_status_t pulp_storage_file_commit(pulp_storage_file_t *file, const char *type_id,
                                        const char *name, int flags, char *relative_path,
                                        size_t relative_path_size, pulp_error_t *error);

@@ -1,9 +1,10 @@
 /* Declarations shared by the files of the yum plugin's worker side (sync and publish).
  *
  * A sync stages the feed's packages in temporary tables of its own database session
- * (yum_packages.c) and downloads the missing ones into the store (yum_sync.c). It creates
- * errata, comps and metadata-file units (yum_errata.c, yum_comps.c), then changes the
- * repository's associations in one transaction at the end (yum_units.c). A publish writes a
+ * (yum_packages.c) while it downloads the missing ones into the store (yum_content.c,
+ * yum_fetcher.c, yum_storer.c). It creates errata, comps and metadata-file units
+ * (yum_errata.c, yum_comps.c), then changes the repository's associations in one
+ * transaction at the end (yum_units.c). A publish writes a
  * tree from the stored units (yum_publish.c) and swaps it in with a symlink (yum_tree.c). */
 #ifndef PULP_YUM_H
 #define PULP_YUM_H
@@ -16,6 +17,7 @@
 #include "pulp_error.h"
 #include "worker/repo_tasks.h"
 #include "worker/task_context.h"
+#include "yum_download.h"
 
 /* Content type ids. */
 #define YUM_TYPE_RPM "rpm"
@@ -59,28 +61,73 @@ pulp_status_t yum_decompress(const char *src, const char *dst, pulp_error_t *err
 
 /* --- package staging (yum_packages.c) --------------------------------------------------- */
 
-typedef struct yum_stage_counts {
-    long long packages;
-    long long filelists;
-    long long other;
-} yum_stage_counts_t;
+typedef enum { YUM_PASS_PRIMARY, YUM_PASS_FILELISTS, YUM_PASS_OTHER } yum_pass_t;
+
+/* Runs between two chunks of staged rows, with the connection idle. In the primary pass the
+ * packages numbered first_seq to last_seq were staged; in the other passes the numbers mean
+ * nothing. A failure, set in error, stops the pass. */
+typedef pulp_status_t (*yum_stage_hook_t)(void *baton, int first_seq, int last_seq,
+                                          pulp_error_t *error);
 
 /* Creates the session's temporary staging tables (dropping earlier ones). */
 pulp_status_t yum_stage_create(PGconn *db, pulp_error_t *error);
 /* Drops the staging tables; errors are ignored. */
 void yum_stage_drop(PGconn *db);
 
-/* Parses the decompressed primary, filelists and other files one package at a time and
- * copies each package's unit key, metadata and repodata fragments (dumped by createrepo_c
- * with the location rewritten to the published layout) into the staging tables. Packages of
- * a skipped type (rpm, srpm) are left out. */
-pulp_status_t yum_stage_packages(PGconn *db, pulp_task_context_t *ctx, json_object *config,
-                                 const char *primary_path, const char *filelists_path,
-                                 const char *other_path, yum_stage_counts_t *counts,
-                                 pulp_error_t *error);
+/* Parses one decompressed file (primary, filelists or other) one package at a time and
+ * copies each package into the staging tables: for primary its number (seq, from 1), unit
+ * key, metadata and primary fragment; for the others the fragment by pkgid. The fragments
+ * are createrepo_c's dumps with the location rewritten to the published layout. Packages of
+ * a skipped type (rpm, srpm) are left out. Calls hook (when not NULL) after every chunk of
+ * rows; *count receives the number of rows staged. */
+pulp_status_t yum_stage_pass(PGconn *db, pulp_task_context_t *ctx, json_object *config,
+                             yum_pass_t pass, const char *path, yum_stage_hook_t hook,
+                             void *baton, long long *count, pulp_error_t *error);
+
+/* Indexes the fragment tables by pkgid, once filelists and other are staged. */
+pulp_status_t yum_stage_index(PGconn *db, pulp_error_t *error);
 
 /* Returns the published location of a package file: Packages/<first letter>/<filename>. */
 void yum_package_location(const char *filename, char *out, size_t out_size);
+
+/* --- packages (yum_content.c) --------------------------------------------------------- */
+
+/* The package counters of a sync's progress report: the packages to download and their
+ * bytes (totals grow while primary is parsed), and the packages of the feed. */
+typedef struct yum_content_progress {
+    long long items_total;
+    long long items_left;
+    long long size_total;
+    long long size_left;
+    long long packages_in_feed;
+} yum_content_progress_t;
+
+/* What the content step of a sync works from. */
+typedef struct yum_content_source {
+    pulp_task_context_t *ctx;
+    PGconn *db;
+    json_object *config;
+    /* The feed's URL, ending in "/". */
+    const char *feed;
+    const char *storage_dir;
+    const pulp_download_options_t *download;
+    /* 0: packages are checked against their size only, not their checksum. */
+    int validate;
+    /* The decompressed primary, filelists and other files. */
+    const char *primary_path;
+    const char *filelists_path;
+    const char *other_path;
+    /* Writes the progress report (a few times a second at most, unless force is set) and
+     * fails with PULP_ERR_CANCELED once the task is canceled. */
+    pulp_status_t (*report)(void *baton, int force, pulp_error_t *error);
+    void *baton;
+} yum_content_source_t;
+
+/* Stages the feed's packages, downloads those without a unit into the store and inserts
+ * their units with their repodata, and records every package's unit in yum_sync_found. The
+ * staging tables and yum_sync_found must exist (yum_stage_create, yum_found_create). */
+pulp_status_t yum_content_sync(const yum_content_source_t *source,
+                               yum_content_progress_t *progress, pulp_error_t *error);
 
 /* --- units and associations (yum_units.c) ---------------------------------------------- */
 

@@ -296,6 +296,11 @@ static pulp_status_t start_transfer(pulp_downloader_t *downloader, transfer_t *i
     return PULP_OK;
 }
 
+void pulp_downloader_wakeup(pulp_downloader_t *downloader)
+{
+    curl_multi_wakeup(downloader->multi);
+}
+
 pulp_status_t pulp_downloader_add(pulp_downloader_t *downloader, const char *url,
                                   pulp_storage_file_t *file, void *user_data,
                                   pulp_error_t *error)

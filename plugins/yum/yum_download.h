@@ -64,6 +64,10 @@ pulp_status_t pulp_downloader_add(pulp_downloader_t *downloader, const char *url
                                   pulp_storage_file_t *file, void *user_data,
                                   pulp_error_t *error);
 
+/* Makes a pulp_downloader_perform that waits in another thread return at once. The only
+ * function that another thread than the downloader's may call. */
+void pulp_downloader_wakeup(pulp_downloader_t *downloader);
+
 /* Returns the number of transfers queued, running or waiting for a retry. */
 size_t pulp_downloader_active(const pulp_downloader_t *downloader);
 

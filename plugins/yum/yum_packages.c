@@ -1,11 +1,15 @@
 /* Staging of a feed's packages. Primary, filelists and other are parsed one package at a
  * time with createrepo_c's callback parsers. Each package goes at once into temporary tables
- * through COPY, so memory does not grow with the size of the repository.
+ * through COPY, so memory does not grow with the size of the repository. The COPY ends after
+ * every chunk of rows, so that the caller's hook can run other statements on the connection
+ * (and start downloads) while the parser waits.
  *
  * yum_sync_packages holds one row per package of primary (unit key, metadata, where to
- * download it, its primary fragment); yum_sync_filelists and yum_sync_other hold the other
- * two fragments by pkgid. The fragments are createrepo_c's own dumps of the parsed package,
- * with location_href rewritten to the published layout, so a publish concatenates them. */
+ * download it, its primary fragment), numbered by seq in the order of primary;
+ * yum_sync_filelists and yum_sync_other hold the other two fragments by pkgid. The fragments
+ * are createrepo_c's own dumps of the parsed package, with location_href rewritten to the
+ * published layout, so a publish concatenates them. yum_sync_matched records the unit of
+ * each package once it is known. */
 #include <createrepo_c/createrepo_c.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,10 +20,14 @@
 #include "yum.h"
 #include "yum_download.h"
 
+/* Rows of one COPY, between two calls of the hook. */
+#define CHUNK_ROWS 500
+
 static const char create_sql[] =
-    "DROP TABLE IF EXISTS yum_sync_packages, yum_sync_filelists, yum_sync_other;"
+    "DROP TABLE IF EXISTS yum_sync_packages, yum_sync_filelists, yum_sync_other,"
+    "    yum_sync_matched;"
     "CREATE TEMP TABLE yum_sync_packages ("
-    "    seq serial PRIMARY KEY,"
+    "    seq int PRIMARY KEY,"
     "    pkgid text NOT NULL,"
     "    type_id text NOT NULL,"
     "    unit_key jsonb NOT NULL,"
@@ -30,26 +38,31 @@ static const char create_sql[] =
     "    checksumtype text NOT NULL,"
     "    checksum text NOT NULL,"
     "    nevra text NOT NULL,"
-    "    primary_xml text NOT NULL,"
-    "    unit_id uuid);"
+    "    primary_xml text NOT NULL);"
     "CREATE TEMP TABLE yum_sync_filelists (pkgid text NOT NULL, xml text NOT NULL);"
-    "CREATE TEMP TABLE yum_sync_other (pkgid text NOT NULL, xml text NOT NULL);";
+    "CREATE TEMP TABLE yum_sync_other (pkgid text NOT NULL, xml text NOT NULL);"
+    "CREATE TEMP TABLE yum_sync_matched (seq int PRIMARY KEY, unit_id uuid NOT NULL);";
 
-/* Statistics only: each query of the sync reads the fragment tables in one hash join, and
- * the package table by its primary key. */
-static const char index_sql[] = "ANALYZE yum_sync_packages, yum_sync_filelists, yum_sync_other;";
-
-typedef enum { PASS_PRIMARY, PASS_FILELISTS, PASS_OTHER } pass_t;
+/* Built once both fragment tables are filled: cheaper than maintaining them during COPY. */
+static const char index_sql[] =
+    "CREATE INDEX ON yum_sync_filelists (pkgid);"
+    "CREATE INDEX ON yum_sync_other (pkgid);";
 
 typedef struct stage_run {
     PGconn *db;
     pulp_task_context_t *ctx;
-    pass_t pass;
+    yum_pass_t pass;
     int skip_rpm;
     int skip_srpm;
     const char *file_name;
     GString *line;
     long long count;
+    /* Packages of primary are numbered from 1; first_seq is the first of the open chunk. */
+    int seq;
+    int first_seq;
+    int chunk_rows;
+    yum_stage_hook_t hook;
+    void *baton;
     pulp_error_t *error;
     int failed;
 } stage_run_t;
@@ -77,7 +90,12 @@ void yum_stage_drop(PGconn *db)
 {
     if (PQstatus(db) == CONNECTION_OK)
         PQclear(PQexec(db, "DROP TABLE IF EXISTS yum_sync_packages, yum_sync_filelists, "
-                           "yum_sync_other"));
+                           "yum_sync_other, yum_sync_matched"));
+}
+
+pulp_status_t yum_stage_index(PGconn *db, pulp_error_t *error)
+{
+    return exec_plain(db, index_sql, error);
 }
 
 void yum_package_location(const char *filename, char *out, size_t out_size)
@@ -145,6 +163,26 @@ static int fail(stage_run_t *run, pulp_status_t status, const char *format, ...)
     return CR_CB_RET_ERR;
 }
 
+static pulp_status_t finish_copy(stage_run_t *run, int parse_ok);
+static pulp_status_t start_copy(stage_run_t *run);
+
+/* Ends the COPY of a full chunk, runs the hook, and starts the next COPY. A failure, already
+ * in run->error, stops the parser. */
+static int end_chunk(stage_run_t *run)
+{
+    int first_seq = run->first_seq;
+
+    run->first_seq = run->seq + 1;
+    run->chunk_rows = 0;
+    if (finish_copy(run, 1) != PULP_OK ||
+        (run->hook && run->hook(run->baton, first_seq, run->seq, run->error) != PULP_OK) ||
+        start_copy(run) != PULP_OK) {
+        run->failed = 1;
+        return CR_CB_RET_ERR;
+    }
+    return CR_CB_RET_OK;
+}
+
 static int send_line(stage_run_t *run)
 {
     g_string_append_c(run->line, '\n');
@@ -152,6 +190,8 @@ static int send_line(stage_run_t *run)
         return fail(run, PULP_ERR_UNAVAILABLE, "could not stage the packages of %s: %s",
                     run->file_name, PQerrorMessage(run->db));
     run->count++;
+    if (++run->chunk_rows >= CHUNK_ROWS)
+        return end_chunk(run);
     return CR_CB_RET_OK;
 }
 
@@ -323,6 +363,7 @@ static int stage_primary(stage_run_t *run, cr_Package *pkg)
     char filename[256];
     char published[PULP_STORAGE_PATH_MAX];
     char size[32];
+    char seq[16];
     char *nevra = NULL;
     char *xml = NULL;
     json_object *key = NULL;
@@ -351,7 +392,9 @@ static int stage_primary(stage_run_t *run, cr_Package *pkg)
     }
 
     snprintf(size, sizeof size, "%lld", (long long)pkg->size_package);
+    snprintf(seq, sizeof seq, "%d", ++run->seq);
     g_string_truncate(run->line, 0);
+    copy_field(run->line, seq);
     copy_field(run->line, pkg->pkgId);
     copy_field(run->line, is_source_arch(pkg->arch) ? YUM_TYPE_SRPM : YUM_TYPE_RPM);
     copy_field(run->line, json_object_to_json_string_ext(key, JSON_C_TO_STRING_PLAIN));
@@ -383,7 +426,7 @@ static int stage_fragment(stage_run_t *run, cr_Package *pkg)
     if (!pkg->pkgId)
         return fail(run, PULP_ERR_INVALID_VALUE, "invalid package in %s: the pkgid attribute "
                     "is missing", run->file_name);
-    if (run->pass == PASS_FILELISTS)
+    if (run->pass == YUM_PASS_FILELISTS)
         xml = cr_xml_dump_filelists(pkg, &gerror);
     else
         xml = cr_xml_dump_other(pkg, &gerror);
@@ -408,12 +451,25 @@ static int package_done(cr_Package *pkg, void *baton, GError **gerror)
 
     (void)gerror;
     if (!skipped(run, pkg))
-        outcome = run->pass == PASS_PRIMARY ? stage_primary(run, pkg) : stage_fragment(run, pkg);
+        outcome = run->pass == YUM_PASS_PRIMARY ? stage_primary(run, pkg) : stage_fragment(run, pkg);
     cr_package_free(pkg);
     return outcome;
 }
 
 /* --- passes ---------------------------------------------------------------------------- */
+
+static pulp_status_t start_copy(stage_run_t *run)
+{
+    static const char *const copy_sql[] = {
+        [YUM_PASS_PRIMARY] = "COPY yum_sync_packages (seq, pkgid, type_id, unit_key, metadata,"
+                             " location, filename, size, checksumtype, checksum, nevra,"
+                             " primary_xml) FROM STDIN",
+        [YUM_PASS_FILELISTS] = "COPY yum_sync_filelists (pkgid, xml) FROM STDIN",
+        [YUM_PASS_OTHER] = "COPY yum_sync_other (pkgid, xml) FROM STDIN",
+    };
+
+    return exec_plain(run->db, copy_sql[run->pass], run->error);
+}
 
 static pulp_status_t finish_copy(stage_run_t *run, int parse_ok)
 {
@@ -434,70 +490,61 @@ static pulp_status_t finish_copy(stage_run_t *run, int parse_ok)
     return parse_ok && copy_ok ? PULP_OK : run->error->status;
 }
 
-static pulp_status_t run_pass(stage_run_t *run, pass_t pass, const char *path,
-                              const char *file_name, long long *count)
+static int parse_file(stage_run_t *run, const char *path, GError **gerror)
 {
-    static const char *const copy_sql[] = {
-        [PASS_PRIMARY] = "COPY yum_sync_packages (pkgid, type_id, unit_key, metadata, location,"
-                         " filename, size, checksumtype, checksum, nevra, primary_xml)"
-                         " FROM STDIN",
-        [PASS_FILELISTS] = "COPY yum_sync_filelists (pkgid, xml) FROM STDIN",
-        [PASS_OTHER] = "COPY yum_sync_other (pkgid, xml) FROM STDIN",
-    };
-    GError *gerror = NULL;
-    int parsed;
-
-    run->pass = pass;
-    run->file_name = file_name;
-    run->count = 0;
-    if (exec_plain(run->db, copy_sql[pass], run->error) != PULP_OK)
-        return run->error->status;
-
-    if (pass == PASS_PRIMARY)
-        parsed = cr_xml_parse_primary(path, new_package, run, package_done, run, NULL, NULL, 1,
-                                      &gerror);
-    else if (pass == PASS_FILELISTS)
-        parsed = cr_xml_parse_filelists(path, new_package, run, package_done, run, NULL, NULL,
-                                        &gerror);
-    else
-        parsed = cr_xml_parse_other(path, new_package, run, package_done, run, NULL, NULL,
-                                    &gerror);
-
-    if (parsed != CRE_OK && !run->failed) {
-        pulp_error_set(run->error, PULP_ERR_INVALID_VALUE, "could not parse %s: %s", file_name,
-                       gerror ? gerror->message : "unknown error");
-        run->failed = 1;
-    }
-    g_clear_error(&gerror);
-    *count = run->count;
-    return finish_copy(run, parsed == CRE_OK && !run->failed);
+    if (run->pass == YUM_PASS_PRIMARY)
+        return cr_xml_parse_primary(path, new_package, run, package_done, run, NULL, NULL, 1,
+                                    gerror);
+    if (run->pass == YUM_PASS_FILELISTS)
+        return cr_xml_parse_filelists(path, new_package, run, package_done, run, NULL, NULL,
+                                      gerror);
+    return cr_xml_parse_other(path, new_package, run, package_done, run, NULL, NULL, gerror);
 }
 
-pulp_status_t yum_stage_packages(PGconn *db, pulp_task_context_t *ctx, json_object *config,
-                                 const char *primary_path, const char *filelists_path,
-                                 const char *other_path, yum_stage_counts_t *counts,
-                                 pulp_error_t *error)
+pulp_status_t yum_stage_pass(PGconn *db, pulp_task_context_t *ctx, json_object *config,
+                             yum_pass_t pass, const char *path, yum_stage_hook_t hook,
+                             void *baton, long long *count, pulp_error_t *error)
 {
+    static const char *const file_names[] = {
+        [YUM_PASS_PRIMARY] = "primary.xml",
+        [YUM_PASS_FILELISTS] = "filelists.xml",
+        [YUM_PASS_OTHER] = "other.xml",
+    };
     stage_run_t run = {
         .db = db,
         .ctx = ctx,
+        .pass = pass,
         .skip_rpm = yum_config_skips(config, YUM_TYPE_RPM),
         .skip_srpm = yum_config_skips(config, YUM_TYPE_SRPM),
+        .file_name = file_names[pass],
         .line = g_string_sized_new(8192),
+        .first_seq = 1,
+        .hook = hook,
+        .baton = baton,
         .error = error,
     };
+    GError *gerror = NULL;
     pulp_status_t status;
+    int parsed;
 
-    memset(counts, 0, sizeof *counts);
     cr_xml_dump_init();
-    status = run_pass(&run, PASS_PRIMARY, primary_path, "primary.xml", &counts->packages);
-    if (status == PULP_OK)
-        status = run_pass(&run, PASS_FILELISTS, filelists_path, "filelists.xml",
-                          &counts->filelists);
-    if (status == PULP_OK)
-        status = run_pass(&run, PASS_OTHER, other_path, "other.xml", &counts->other);
-    if (status == PULP_OK)
-        status = exec_plain(db, index_sql, error);
+    status = start_copy(&run);
+    if (status != PULP_OK)
+        goto end;
+
+    parsed = parse_file(&run, path, &gerror);
+    if (parsed != CRE_OK && !run.failed) {
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "could not parse %s: %s", run.file_name,
+                       gerror ? gerror->message : "unknown error");
+        run.failed = 1;
+    }
+    status = finish_copy(&run, parsed == CRE_OK && !run.failed);
+    if (status == PULP_OK && run.chunk_rows > 0 && hook)
+        status = hook(baton, run.first_seq, run.seq, error);
+
+end:
+    *count = run.count;
+    g_clear_error(&gerror);
     g_string_free(run.line, TRUE);
     return status;
 }

@@ -1,11 +1,11 @@
-/* The storing thread of a sync (see yum_storer.h).
+/* The storing thread of the package downloads (see yum_storer.h).
  *
- * Concurrency: the thread touches only the jobs in its queue and its spare files. Both
- * queues are GAsyncQueues; a job belongs to the download loop until yum_storer_submit and
- * again after yum_storer_collect. The thread never logs and never uses the database. */
+ * Concurrency: the thread touches only the jobs in its queue and its spare files. The
+ * queues are GAsyncQueues and the backlog an atomic counter. A job belongs to the download
+ * thread until yum_storer_submit, and to whoever pops the done queue afterwards. The thread
+ * never logs and never uses the database. */
 #include "yum_storer.h"
 
-#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,25 +23,31 @@ struct yum_storer {
     GAsyncQueue *done;
     GAsyncQueue *spares;
     gint stopping;
-    size_t pending;
+    gint backlog;
 };
 
-static void store_job(const char *storage_dir, yum_store_job_t *job)
+static void store_job(yum_fetch_job_t *job)
 {
     pulp_error_t error = PULP_ERROR_INIT;
+    pulp_storage_file_t *file = job->file;
 
-    (void)storage_dir;
-    job->status = pulp_storage_file_verify(job->file, job->expected_size,
-                                           job->expected_checksum, &error);
+    job->status = pulp_storage_file_verify(file, job->expected_size, job->expected_checksum,
+                                           &error);
     if (job->status == PULP_OK)
-        job->status = pulp_storage_file_commit(job->file, job->type_id, job->filename,
+        job->status = pulp_storage_file_commit(file, job->type_id, job->filename,
                                                PULP_STORAGE_DEFER_SYNC, job->path,
                                                sizeof job->path, &error);
-    /* Finishes the SHA-256 here too, so that the loop only reads it. */
-    if (job->status == PULP_OK)
-        pulp_storage_file_sha256(job->file);
-    snprintf(job->message, sizeof job->message, "%s", error.message);
+    if (job->status == PULP_OK) {
+        snprintf(job->sha256, sizeof job->sha256, "%s", pulp_storage_file_sha256(file));
+        job->size = pulp_storage_file_size(file);
+    } else {
+        snprintf(job->message, sizeof job->message, "invalid download of \"%.400s\": %.300s",
+                 job->url, error.message);
+    }
     pulp_error_clear(&error);
+    /* Closing here keeps the open files bounded by the jobs in flight. */
+    pulp_storage_file_free(file);
+    job->file = NULL;
 }
 
 static void top_up_spares(yum_storer_t *storer)
@@ -61,10 +67,11 @@ static gpointer run(gpointer baton)
     yum_storer_t *storer = baton;
 
     while (!g_atomic_int_get(&storer->stopping)) {
-        yum_store_job_t *job = g_async_queue_timeout_pop(storer->submitted, IDLE_WAIT_US);
+        yum_fetch_job_t *job = g_async_queue_timeout_pop(storer->submitted, IDLE_WAIT_US);
 
         if (job) {
-            store_job(storer->storage_dir, job);
+            store_job(job);
+            g_atomic_int_add(&storer->backlog, -1);
             g_async_queue_push(storer->done, job);
             continue;
         }
@@ -73,14 +80,14 @@ static gpointer run(gpointer baton)
     return NULL;
 }
 
-yum_storer_t *yum_storer_start(const char *storage_dir, pulp_error_t *error)
+yum_storer_t *yum_storer_start(const char *storage_dir, GAsyncQueue *done, pulp_error_t *error)
 {
     yum_storer_t *storer = g_new0(yum_storer_t, 1);
     GError *gerror = NULL;
 
     storer->storage_dir = g_strdup(storage_dir);
     storer->submitted = g_async_queue_new();
-    storer->done = g_async_queue_new();
+    storer->done = g_async_queue_ref(done);
     storer->spares = g_async_queue_new();
     storer->thread = g_thread_try_new("yum-storer", run, storer, &gerror);
     if (!storer->thread) {
@@ -107,33 +114,20 @@ pulp_storage_file_t *yum_storer_take_file(yum_storer_t *storer, const char *chec
     return file;
 }
 
-void yum_storer_submit(yum_storer_t *storer, yum_store_job_t *job)
+void yum_storer_submit(yum_storer_t *storer, yum_fetch_job_t *job)
 {
-    storer->pending++;
+    g_atomic_int_add(&storer->backlog, 1);
     g_async_queue_push(storer->submitted, job);
 }
 
-yum_store_job_t *yum_storer_collect(yum_storer_t *storer, int wait_ms)
+int yum_storer_backlog(yum_storer_t *storer)
 {
-    yum_store_job_t *job;
-
-    if (wait_ms > 0)
-        job = g_async_queue_timeout_pop(storer->done, (guint64)wait_ms * 1000);
-    else
-        job = g_async_queue_try_pop(storer->done);
-    if (job)
-        storer->pending--;
-    return job;
-}
-
-size_t yum_storer_pending(const yum_storer_t *storer)
-{
-    return storer->pending;
+    return g_atomic_int_get(&storer->backlog);
 }
 
 void yum_storer_stop(yum_storer_t *storer)
 {
-    yum_store_job_t *job;
+    yum_fetch_job_t *job;
     pulp_storage_file_t *file;
 
     if (!storer || !storer->thread)
@@ -143,8 +137,11 @@ void yum_storer_stop(yum_storer_t *storer)
     storer->thread = NULL;
 
     while ((job = g_async_queue_try_pop(storer->submitted))) {
+        pulp_storage_file_free(job->file);
+        job->file = NULL;
         job->status = PULP_ERR_CANCELED;
         snprintf(job->message, sizeof job->message, "the storing thread stopped");
+        g_atomic_int_add(&storer->backlog, -1);
         g_async_queue_push(storer->done, job);
     }
     while ((file = g_async_queue_try_pop(storer->spares)))

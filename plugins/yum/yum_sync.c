@@ -1,11 +1,7 @@
-/* yum_importer's sync: repomd.xml, then the metadata files it lists, then the packages that
- * the store lacks, then errata, comps and the other metadata files, then one transaction
- * that changes the repository.
- *
- * Memory stays flat whatever the size of the feed: packages are staged in temporary tables
- * (yum_packages.c) and downloaded in windows read back from them. Downloaded files are
- * committed to the store with deferred durability and made durable with one syncfs(2) per
- * batch, before the batch's units are inserted. */
+/* yum_importer's sync: repomd.xml, then the metadata files it lists, then the packages
+ * (yum_content.c: staged from primary, filelists and other while the missing ones download
+ * into the store), then errata, comps and the other metadata files, then one transaction
+ * that changes the repository. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +13,6 @@
 #include "pulp_storage.h"
 #include "yum.h"
 #include "yum_download.h"
-#include "yum_storer.h"
-
-/* Packages whose units are inserted together, after one syncfs(2). */
-#define COMMIT_BATCH 1000
-/* Rows of the download queue read from the staging table at a time. */
-#define QUEUE_WINDOW 5000
-/* Downloaded packages that may wait for the storing thread, each with an open file. */
-#define STORE_BACKLOG 64
 
 typedef enum {
     ROLE_PRIMARY,
@@ -66,19 +54,13 @@ typedef struct yum_sync {
     metadata_file_t *files;
     size_t n_files;
     int tables_created;
-    /* 1 while an INSERT of a batch's units runs on the connection (flush_batch). */
-    int insert_pending;
 
     yum_step_t metadata;
     yum_step_t content;
     yum_step_t errata;
     yum_step_t comps;
     yum_step_t *current;
-    long long items_total;
-    long long items_left;
-    long long size_total;
-    long long size_left;
-    long long packages_in_feed;
+    yum_content_progress_t packages;
     long long errata_count;
     long long comps_count;
     long long metadata_file_count;
@@ -90,15 +72,16 @@ typedef struct yum_sync {
 
 static json_object *content_json(const yum_sync_t *sync)
 {
+    const yum_content_progress_t *packages = &sync->packages;
     json_object *content = yum_step_json(&sync->content);
     json_object *details = json_object_new_object();
-    long long done = sync->items_total - sync->items_left;
+    long long done = packages->items_total - packages->items_left;
 
-    json_object_object_add(content, "items_total", json_object_new_int64(sync->items_total));
-    json_object_object_add(content, "items_left", json_object_new_int64(sync->items_left));
-    json_object_object_add(content, "size_total", json_object_new_int64(sync->size_total));
-    json_object_object_add(content, "size_left", json_object_new_int64(sync->size_left));
-    json_object_object_add(details, "rpm_total", json_object_new_int64(sync->items_total));
+    json_object_object_add(content, "items_total", json_object_new_int64(packages->items_total));
+    json_object_object_add(content, "items_left", json_object_new_int64(packages->items_left));
+    json_object_object_add(content, "size_total", json_object_new_int64(packages->size_total));
+    json_object_object_add(content, "size_left", json_object_new_int64(packages->size_left));
+    json_object_object_add(details, "rpm_total", json_object_new_int64(packages->items_total));
     json_object_object_add(details, "rpm_done", json_object_new_int64(done));
     json_object_object_add(details, "drpm_total", json_object_new_int64(0));
     json_object_object_add(details, "drpm_done", json_object_new_int64(0));
@@ -492,475 +475,28 @@ end:
 
 /* --- packages ------------------------------------------------------------------------- */
 
-typedef struct package_download {
-    /* First, so that the storing thread's job leads back to its download. */
-    yum_store_job_t job;
-    int seq;
-    char *type_id;
-    char *url;
-    char *filename;
-    char *checksum_type;
-    char *checksum;
-    long long size;
-    pulp_storage_file_t *file;
-} package_download_t;
-
-typedef struct package_batch {
-    GPtrArray *seqs;
-    GPtrArray *paths;
-    GPtrArray *digests;
-    GPtrArray *sizes;
-} package_batch_t;
-
-static void package_download_free(package_download_t *download)
+static pulp_status_t report_baton(void *baton, int force, pulp_error_t *error)
 {
-    if (!download)
-        return;
-    pulp_storage_file_free(download->file);
-    g_free(download->type_id);
-    g_free(download->url);
-    g_free(download->filename);
-    g_free(download->checksum_type);
-    g_free(download->checksum);
-    g_free(download);
-}
-
-static const char match_sql[] =
-    "UPDATE yum_sync_packages s SET unit_id = u.id FROM units u"
-    " WHERE u.type_id = s.type_id AND u.unit_key = s.unit_key";
-
-static const char missing_fragment_sql[] =
-    "SELECT s.nevra FROM yum_sync_packages s"
-    " WHERE NOT EXISTS (SELECT 1 FROM yum_sync_filelists f WHERE f.pkgid = s.pkgid)"
-    "    OR NOT EXISTS (SELECT 1 FROM yum_sync_other o WHERE o.pkgid = s.pkgid)"
-    " LIMIT 1";
-
-/* Stores the repodata of units that exist but lack it (units that entered the store by
- * another way than a sync). */
-static const char repair_repodata_sql[] =
-    "INSERT INTO rpm_repodata (unit_id, primary_xml, filelists_xml, other_xml)"
-    " SELECT DISTINCT ON (s.unit_id) s.unit_id, s.primary_xml, f.xml, o.xml"
-    " FROM yum_sync_packages s JOIN yum_sync_filelists f ON f.pkgid = s.pkgid"
-    "      JOIN yum_sync_other o ON o.pkgid = s.pkgid"
-    " WHERE s.unit_id IS NOT NULL"
-    "   AND NOT EXISTS (SELECT 1 FROM rpm_repodata r WHERE r.unit_id = s.unit_id)"
-    " ON CONFLICT (unit_id) DO NOTHING";
-
-static const char totals_sql[] =
-    "SELECT count(*) FILTER (WHERE unit_id IS NULL),"
-    "       coalesce(sum(size) FILTER (WHERE unit_id IS NULL), 0), count(*)"
-    " FROM yum_sync_packages";
-
-static const char queue_sql[] =
-    "SELECT seq, type_id, location, filename, size, checksumtype, checksum"
-    " FROM yum_sync_packages WHERE unit_id IS NULL AND seq > $1::int ORDER BY seq LIMIT $2::int";
-
-static const char insert_units_sql[] =
-    "INSERT INTO units (id, type_id, unit_key, metadata, storage_path, size, sha256)"
-    " SELECT gen_random_uuid(), s.type_id, s.unit_key, s.metadata, d.storage_path, d.size,"
-    "        d.sha256"
-    " FROM unnest($1::int[], $2::text[], $3::text[], $4::bigint[])"
-    "      AS d(seq, storage_path, sha256, size)"
-    /* One index lookup per row: a join plan could scan the whole staging table per batch. */
-    " CROSS JOIN LATERAL (SELECT * FROM yum_sync_packages p WHERE p.seq = d.seq) s"
-    " ON CONFLICT (type_id, unit_key) DO NOTHING";
-
-/* After the downloads: every package now has a unit, inserted by this sync or another. */
-static const char match_new_sql[] =
-    "UPDATE yum_sync_packages s SET unit_id = u.id FROM units u"
-    " WHERE s.unit_id IS NULL AND u.type_id = s.type_id AND u.unit_key = s.unit_key";
-
-static const char unmatched_sql[] =
-    "SELECT nevra FROM yum_sync_packages WHERE unit_id IS NULL LIMIT 1";
-
-static const char found_packages_sql[] =
-    "INSERT INTO yum_sync_found (unit_id, type_id)"
-    " SELECT unit_id, type_id FROM yum_sync_packages WHERE unit_id IS NOT NULL"
-    " ON CONFLICT (unit_id) DO NOTHING";
-
-static pulp_status_t match_existing(yum_sync_t *sync, pulp_error_t *error)
-{
-    PGresult *result;
-
-    if (pulp_db_command(sync->db, error, match_sql, 0, NULL) != PULP_OK)
-        return error->status;
-
-    result = pulp_db_query(sync->db, error, missing_fragment_sql, 0, NULL);
-    if (!result)
-        return error->status;
-    if (PQntuples(result) > 0) {
-        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid metadata of \"%s\": filelists.xml"
-                       " or other.xml has no entry for package %s", sync->feed,
-                       PQgetvalue(result, 0, 0));
-        PQclear(result);
-        return error->status;
-    }
-    PQclear(result);
-
-    if (pulp_db_command(sync->db, error, repair_repodata_sql, 0, NULL) != PULP_OK)
-        return error->status;
-
-    result = pulp_db_query(sync->db, error, totals_sql, 0, NULL);
-    if (!result)
-        return error->status;
-    sync->items_total = sync->items_left = atoll(PQgetvalue(result, 0, 0));
-    sync->size_total = sync->size_left = atoll(PQgetvalue(result, 0, 1));
-    sync->packages_in_feed = atoll(PQgetvalue(result, 0, 2));
-    PQclear(result);
-    return PULP_OK;
-}
-
-static char *int_array(GPtrArray *values)
-{
-    GString *out = g_string_new("{");
-
-    for (guint i = 0; i < values->len; i++)
-        g_string_append_printf(out, "%s%s", i ? "," : "", (const char *)values->pdata[i]);
-    g_string_append_c(out, '}');
-    return g_string_free(out, FALSE);
-}
-
-static void batch_clear(package_batch_t *batch)
-{
-    g_ptr_array_set_size(batch->seqs, 0);
-    g_ptr_array_set_size(batch->paths, 0);
-    g_ptr_array_set_size(batch->digests, 0);
-    g_ptr_array_set_size(batch->sizes, 0);
-}
-
-/* Reads the result of the batch INSERT that runs on the connection, if any. */
-static pulp_status_t finish_insert(yum_sync_t *sync, pulp_error_t *error)
-{
-    PGresult *result;
-    pulp_status_t status = PULP_OK;
-
-    if (!sync->insert_pending)
-        return PULP_OK;
-    sync->insert_pending = 0;
-    while ((result = PQgetResult(sync->db))) {
-        if (PQresultStatus(result) != PGRES_COMMAND_OK && status == PULP_OK)
-            status = pulp_error_set(error, PULP_ERR_INTERNAL, "could not insert package units: "
-                                    "%s", PQresultErrorMessage(result));
-        PQclear(result);
-    }
-    return status;
-}
-
-/* Makes the batch's files durable, then starts the INSERT of their units. PostgreSQL runs
- * it while the next downloads run here, and finish_insert reads its result. */
-static pulp_status_t flush_batch(yum_sync_t *sync, package_batch_t *batch, pulp_error_t *error)
-{
-    char *seqs;
-    char *paths;
-    char *digests;
-    char *sizes;
-    int sent;
-
-    if (finish_insert(sync, error) != PULP_OK)
-        return error->status;
-    if (batch->seqs->len == 0)
-        return PULP_OK;
-    if (pulp_storage_sync(sync->storage_dir, error) != PULP_OK)
-        return error->status;
-
-    seqs = int_array(batch->seqs);
-    paths = pulp_db_text_array((const char *const *)batch->paths->pdata, batch->paths->len);
-    digests = pulp_db_text_array((const char *const *)batch->digests->pdata,
-                                 batch->digests->len);
-    sizes = int_array(batch->sizes);
-    {
-        const char *params[4] = { seqs, paths, digests, sizes };
-
-        sent = PQsendQueryParams(sync->db, insert_units_sql, 4, NULL, params, NULL, NULL, 0);
-    }
-    g_free(seqs);
-    free(paths);
-    free(digests);
-    g_free(sizes);
-    batch_clear(batch);
-    if (!sent)
-        return pulp_error_set(error, PULP_ERR_UNAVAILABLE, "could not insert package units: %s",
-                              PQerrorMessage(sync->db));
-    sync->insert_pending = 1;
-    return PULP_OK;
-}
-
-/* Gives every staged package its unit id and stores the repodata of the new units. */
-static pulp_status_t match_new_units(yum_sync_t *sync, pulp_error_t *error)
-{
-    PGresult *result;
-
-    if (finish_insert(sync, error) != PULP_OK ||
-        pulp_db_command(sync->db, error, match_new_sql, 0, NULL) != PULP_OK ||
-        pulp_db_command(sync->db, error, repair_repodata_sql, 0, NULL) != PULP_OK)
-        return error->status;
-
-    result = pulp_db_query(sync->db, error, unmatched_sql, 0, NULL);
-    if (!result)
-        return error->status;
-    if (PQntuples(result) > 0)
-        pulp_error_set(error, PULP_ERR_INTERNAL, "could not find the unit of package %s after "
-                       "its download", PQgetvalue(result, 0, 0));
-    PQclear(result);
-    return error->status;
-}
-
-static pulp_status_t fetch_queue(yum_sync_t *sync, GQueue *queue, int *last_seq, int *exhausted,
-                                 pulp_error_t *error)
-{
-    char after[16];
-    char limit[16];
-    const char *params[2] = { after, limit };
-    PGresult *result;
-    int rows;
-
-    if (finish_insert(sync, error) != PULP_OK)
-        return error->status;
-    snprintf(after, sizeof after, "%d", *last_seq);
-    snprintf(limit, sizeof limit, "%d", QUEUE_WINDOW);
-    result = pulp_db_query(sync->db, error, queue_sql, 2, params);
-    if (!result)
-        return error->status;
-
-    rows = PQntuples(result);
-    for (int row = 0; row < rows; row++) {
-        package_download_t *download = g_new0(package_download_t, 1);
-        const char *location = PQgetvalue(result, row, 2);
-        char url[4200];
-
-        download->seq = atoi(PQgetvalue(result, row, 0));
-        download->type_id = g_strdup(PQgetvalue(result, row, 1));
-        download->filename = g_strdup(PQgetvalue(result, row, 3));
-        download->size = atoll(PQgetvalue(result, row, 4));
-        download->checksum = g_strdup(PQgetvalue(result, row, 6));
-        if (g_str_has_prefix(location, "http://") || g_str_has_prefix(location, "https://"))
-            snprintf(url, sizeof url, "%s", location);
-        else
-            snprintf(url, sizeof url, "%s%s", sync->feed, location);
-        download->url = g_strdup(url);
-        download->checksum_type = g_strdup(PQgetvalue(result, row, 5));
-        g_queue_push_tail(queue, download);
-        *last_seq = download->seq;
-    }
-    *exhausted = rows < QUEUE_WINDOW;
-    PQclear(result);
-    return PULP_OK;
-}
-
-/* Starts one download; the download is in inflight until its transfer ends. */
-static pulp_status_t start_download(yum_sync_t *sync, pulp_downloader_t *downloader,
-                                    yum_storer_t *storer, GHashTable *inflight,
-                                    package_download_t *download, pulp_error_t *error)
-{
-    const char *type = sync->validate ? download->checksum_type : NULL;
-
-    if (type && !pulp_storage_checksum_type_is_supported(type)) {
-        pulp_error_set(error, PULP_ERR_UNSUPPORTED_VALUE, "could not verify \"%s\": unsupported "
-                       "checksum type \"%s\"", download->url, type);
-        package_download_free(download);
-        return error->status;
-    }
-    download->file = yum_storer_take_file(storer, type, error);
-    if (!download->file ||
-        pulp_downloader_add(downloader, download->url, download->file, download, error) !=
-            PULP_OK) {
-        package_download_free(download);
-        return error->status;
-    }
-    g_hash_table_add(inflight, download);
-    return PULP_OK;
-}
-
-/* Hands a downloaded package to the storing thread, which verifies and commits it. */
-static void submit_package(yum_sync_t *sync, yum_storer_t *storer, package_download_t *download)
-{
-    yum_store_job_t *job = &download->job;
-
-    job->file = download->file;
-    job->type_id = download->type_id;
-    job->filename = download->filename;
-    job->expected_size = download->size;
-    job->expected_checksum = sync->validate ? download->checksum : NULL;
-    job->user_data = download;
-    yum_storer_submit(storer, job);
-}
-
-/* Adds a package that the storing thread stored to the batch, or fails with its reason. */
-static pulp_status_t stored_package(yum_sync_t *sync, package_download_t *download,
-                                    package_batch_t *batch, pulp_error_t *error)
-{
-    const yum_store_job_t *job = &download->job;
-
-    if (job->status != PULP_OK)
-        return pulp_error_set(error, job->status, "invalid download of \"%s\": %s",
-                              download->url, job->message);
-
-    g_ptr_array_add(batch->seqs, g_strdup_printf("%d", download->seq));
-    g_ptr_array_add(batch->paths, g_strdup(job->path));
-    g_ptr_array_add(batch->digests, g_strdup(pulp_storage_file_sha256(download->file)));
-    g_ptr_array_add(batch->sizes,
-                    g_strdup_printf("%llu", (unsigned long long)pulp_storage_file_size(
-                                                download->file)));
-    sync->items_left--;
-    sync->size_left -= download->size;
-    return PULP_OK;
-}
-
-typedef struct download_loop {
-    pulp_downloader_t *downloader;
-    yum_storer_t *storer;
-    GQueue queue;
-    GHashTable *inflight;
-    package_batch_t batch;
-    int last_seq;
-    int exhausted;
-} download_loop_t;
-
-/* Handles the transfers that ended: a failure stops the sync, a success goes to the
- * storing thread. */
-static pulp_status_t take_transfers(yum_sync_t *sync, download_loop_t *loop, int wait_ms,
-                                    pulp_error_t *error)
-{
-    pulp_download_result_t results[32];
-    int count = pulp_downloader_perform(loop->downloader, wait_ms, results, 32);
-    pulp_status_t status = PULP_OK;
-
-    for (int i = 0; i < count; i++) {
-        package_download_t *download = results[i].user_data;
-
-        g_hash_table_steal(loop->inflight, download);
-        if (status == PULP_OK && results[i].status != PULP_OK) {
-            status = pulp_error_set(error, results[i].status, "%s", results[i].message);
-            package_download_free(download);
-            continue;
-        }
-        if (status != PULP_OK) {
-            package_download_free(download);
-            continue;
-        }
-        submit_package(sync, loop->storer, download);
-    }
-    return status;
-}
-
-/* Adds the packages that the storing thread finished to the batch. */
-static pulp_status_t take_stored(yum_sync_t *sync, download_loop_t *loop, int wait_ms,
-                                 pulp_error_t *error)
-{
-    yum_store_job_t *job;
-    pulp_status_t status = PULP_OK;
-
-    while ((job = yum_storer_collect(loop->storer, wait_ms))) {
-        package_download_t *download = job->user_data;
-
-        if (status == PULP_OK)
-            status = stored_package(sync, download, &loop->batch, error);
-        package_download_free(download);
-        wait_ms = 0;
-    }
-    if (status == PULP_OK && loop->batch.seqs->len >= COMMIT_BATCH)
-        status = flush_batch(sync, &loop->batch, error);
-    return status;
-}
-
-static int loop_done(download_loop_t *loop)
-{
-    return loop->exhausted && g_queue_is_empty(&loop->queue) &&
-           pulp_downloader_active(loop->downloader) == 0 &&
-           yum_storer_pending(loop->storer) == 0;
-}
-
-static pulp_status_t run_download_loop(yum_sync_t *sync, download_loop_t *loop,
-                                       pulp_error_t *error)
-{
-    size_t window = (size_t)sync->download.max_parallel * 2 + STORE_BACKLOG;
-    pulp_status_t status = PULP_OK;
-
-    while (status == PULP_OK && !loop_done(loop)) {
-        int transfers_left;
-
-        if (g_queue_is_empty(&loop->queue) && !loop->exhausted)
-            status = fetch_queue(sync, &loop->queue, &loop->last_seq, &loop->exhausted, error);
-        /* Downloads that wait for the storing thread count too, so that open files stay
-         * bounded when the thread falls behind. */
-        while (status == PULP_OK && !g_queue_is_empty(&loop->queue) &&
-               pulp_downloader_active(loop->downloader) + yum_storer_pending(loop->storer) <
-                   window)
-            status = start_download(sync, loop->downloader, loop->storer, loop->inflight,
-                                    g_queue_pop_head(&loop->queue), error);
-
-        transfers_left = pulp_downloader_active(loop->downloader) > 0;
-        if (status == PULP_OK && transfers_left)
-            status = take_transfers(sync, loop, 200, error);
-        /* Without transfers, wait for the storing thread instead. */
-        if (status == PULP_OK)
-            status = take_stored(sync, loop, transfers_left ? 0 : 50, error);
-        if (status == PULP_OK)
-            status = report(sync, 0, error);
-    }
-    return status;
-}
-
-static void drain_storer(download_loop_t *loop)
-{
-    yum_store_job_t *job;
-
-    yum_storer_stop(loop->storer);
-    while (yum_storer_pending(loop->storer) > 0 && (job = yum_storer_collect(loop->storer, 0)))
-        package_download_free(job->user_data);
-}
-
-static pulp_status_t download_packages(yum_sync_t *sync, pulp_error_t *error)
-{
-    download_loop_t loop = {
-        .downloader = pulp_downloader_new(&sync->download, error),
-        .queue = G_QUEUE_INIT,
-        .inflight = g_hash_table_new_full(g_direct_hash, g_direct_equal,
-                                          (GDestroyNotify)package_download_free, NULL),
-        .batch = {
-            g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free),
-            g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free),
-        },
-    };
-    pulp_status_t status = loop.downloader ? PULP_OK : error->status;
-
-    if (status == PULP_OK) {
-        loop.storer = yum_storer_start(sync->storage_dir, error);
-        status = loop.storer ? PULP_OK : error->status;
-    }
-    if (status == PULP_OK)
-        status = run_download_loop(sync, &loop, error);
-    if (status == PULP_OK)
-        status = flush_batch(sync, &loop.batch, error);
-    if (status == PULP_OK) {
-        status = match_new_units(sync, error);
-    } else {
-        /* The connection stays usable for the cleanup only once the result is read. */
-        pulp_error_t ignored = PULP_ERROR_INIT;
-
-        finish_insert(sync, &ignored);
-    }
-
-    if (loop.storer)
-        drain_storer(&loop);
-    yum_storer_free(loop.storer);
-    g_queue_clear_full(&loop.queue, (GDestroyNotify)package_download_free);
-    /* The downloader goes first: its running transfers write into the inflight files. */
-    pulp_downloader_free(loop.downloader);
-    g_hash_table_destroy(loop.inflight);
-    g_ptr_array_free(loop.batch.seqs, TRUE);
-    g_ptr_array_free(loop.batch.paths, TRUE);
-    g_ptr_array_free(loop.batch.digests, TRUE);
-    g_ptr_array_free(loop.batch.sizes, TRUE);
-    return status;
+    return report(baton, force, error);
 }
 
 static pulp_status_t sync_packages(yum_sync_t *sync, pulp_error_t *error)
 {
-    yum_stage_counts_t counts;
+    yum_content_source_t source = {
+        .ctx = sync->ctx,
+        .db = sync->db,
+        .config = sync->config,
+        .feed = sync->feed,
+        .storage_dir = sync->storage_dir,
+        .download = &sync->download,
+        .validate = sync->validate,
+        .primary_path = file_of(sync, ROLE_PRIMARY)->plain,
+        .filelists_path = file_of(sync, ROLE_FILELISTS)->plain,
+        .other_path = file_of(sync, ROLE_OTHER)->plain,
+        .report = report_baton,
+        .baton = sync,
+    };
     pulp_status_t status = begin_step(sync, &sync->content, error);
-    int64_t started = pulp_monotonic_ms();
-    int64_t staged;
 
     if (status == PULP_OK)
         status = yum_stage_create(sync->db, error);
@@ -968,29 +504,9 @@ static pulp_status_t sync_packages(yum_sync_t *sync, pulp_error_t *error)
     if (status == PULP_OK)
         status = yum_found_create(sync->db, error);
     if (status == PULP_OK)
-        status = yum_stage_packages(sync->db, sync->ctx, sync->config,
-                                    file_of(sync, ROLE_PRIMARY)->plain,
-                                    file_of(sync, ROLE_FILELISTS)->plain,
-                                    file_of(sync, ROLE_OTHER)->plain, &counts, error);
-    if (status == PULP_OK)
-        status = match_existing(sync, error);
-    if (status == PULP_OK)
-        status = report(sync, 1, error);
+        status = yum_content_sync(&source, &sync->packages, error);
     if (status != PULP_OK)
         return status;
-
-    staged = pulp_monotonic_ms();
-    pulp_log_info("staged %lld packages of repository \"%s\" in %.1f s; %lld to download",
-                  counts.packages, sync->repo_id, (double)(staged - started) / 1000,
-                  sync->items_total);
-    status = download_packages(sync, error);
-    if (status == PULP_OK)
-        status = pulp_db_command(sync->db, error, found_packages_sql, 0, NULL);
-    if (status != PULP_OK)
-        return status;
-    pulp_log_info("downloaded %lld packages of repository \"%s\" in %.1f s",
-                  sync->items_total, sync->repo_id,
-                  (double)(pulp_monotonic_ms() - staged) / 1000);
     end_step(sync, &sync->content, "FINISHED");
     return PULP_OK;
 }
@@ -1114,9 +630,10 @@ static void fill_report(const yum_sync_t *sync, pulp_plugin_report_t *result)
 
     result->summary = importer_progress(sync);
     json_object_object_add(details, "packages_in_feed",
-                           json_object_new_int64(sync->packages_in_feed));
+                           json_object_new_int64(sync->packages.packages_in_feed));
     json_object_object_add(details, "packages_downloaded",
-                           json_object_new_int64(sync->items_total - sync->items_left));
+                           json_object_new_int64(sync->packages.items_total -
+                                                 sync->packages.items_left));
     json_object_object_add(details, "errata", json_object_new_int64(sync->errata_count));
     json_object_object_add(details, "comps", json_object_new_int64(sync->comps_count));
     json_object_object_add(details, "metadata_files",

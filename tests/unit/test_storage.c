@@ -127,7 +127,7 @@ START_TEST(content_path_layout)
 
     ck_assert_int_eq(pulp_storage_content_path("rpm", HELLO_SHA256, "hello.rpm", out,
                                                sizeof out, NULL), PULP_OK);
-    ck_assert_str_eq(out, "content/rpm/b9/" HELLO_SHA256 "/hello.rpm");
+    ck_assert_str_eq(out, "content/rpm/b9/" HELLO_SHA256 "-hello.rpm");
     ck_assert_int_eq(pulp_storage_content_path("rpm", "B94D", "hello.rpm", out, sizeof out,
                                                NULL), PULP_ERR_INVALID_VALUE);
     ck_assert_int_eq(pulp_storage_content_path("rpm", HELLO_SHA256, "../x", out, sizeof out,
@@ -154,7 +154,7 @@ START_TEST(commit_stores_verified_file)
                                               sizeof relative, &error), PULP_OK);
     pulp_storage_file_free(file);
 
-    ck_assert_str_eq(relative, "content/rpm/b9/" HELLO_SHA256 "/hello.rpm");
+    ck_assert_str_eq(relative, "content/rpm/b9/" HELLO_SHA256 "-hello.rpm");
     snprintf(full, sizeof full, "%s/%s", storage_dir, relative);
     ck_assert_int_eq(stat(full, &info), 0);
     ck_assert_int_eq(info.st_size, 11);
@@ -260,7 +260,7 @@ START_TEST(concurrent_commits_keep_one_copy)
         ck_assert_int_eq(WEXITSTATUS(status), 0);
     }
 
-    snprintf(directory, sizeof directory, "%s/content/rpm/b9/%s", storage_dir, HELLO_SHA256);
+    snprintf(directory, sizeof directory, "%s/content/rpm/b9", storage_dir);
     ck_assert_int_eq(count_entries(directory), 1);
     snprintf(directory, sizeof directory, "%s/tmp", storage_dir);
     ck_assert_int_eq(count_entries(directory), 0);
@@ -276,9 +276,9 @@ START_TEST(commit_replaces_corrupt_copy)
     pulp_storage_file_t *file;
     FILE *corrupt;
 
-    snprintf(full, sizeof full, "%s/content/rpm/b9/%s", storage_dir, HELLO_SHA256);
+    snprintf(full, sizeof full, "%s/content/rpm/b9", storage_dir);
     ck_assert_int_eq(pulp_storage_mkdirs(full, 0755, NULL), PULP_OK);
-    strcat(full, "/hello.rpm");
+    strcat(full, "/" HELLO_SHA256 "-hello.rpm");
     corrupt = fopen(full, "w");
     fputs("hello worle", corrupt);
     fclose(corrupt);
@@ -292,6 +292,52 @@ START_TEST(commit_replaces_corrupt_copy)
 
     ck_assert_int_eq(pulp_storage_sha256_of(full, digest, NULL), PULP_OK);
     ck_assert_str_eq(digest, HELLO_SHA256);
+    *strrchr(full, '/') = '\0';
+    ck_assert_int_eq(count_entries(full), 1);
+}
+END_TEST
+
+START_TEST(temp_path_reads_written_data)
+{
+    pulp_storage_file_t *file = pulp_storage_file_new(storage_dir, NULL, NULL);
+    char buffer[32] = "";
+    FILE *in;
+
+    ck_assert_ptr_nonnull(file);
+    ck_assert_int_eq(pulp_storage_file_write(file, "hello world", 11, NULL), PULP_OK);
+    in = fopen(pulp_storage_file_path(file), "r");
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(fgets(buffer, sizeof buffer, in));
+    fclose(in);
+    pulp_storage_file_free(file);
+    ck_assert_str_eq(buffer, "hello world");
+}
+END_TEST
+
+/* On a filesystem with O_TMPFILE (the tests run on ext4 or tmpfs), a file on its way in has
+ * no name, so a process that dies leaves nothing in tmp. */
+START_TEST(temp_file_has_no_name)
+{
+    pulp_storage_file_t *file = pulp_storage_file_new(storage_dir, NULL, NULL);
+    char tmp_dir[512];
+
+    ck_assert_ptr_nonnull(file);
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", storage_dir);
+    ck_assert_int_eq(count_entries(tmp_dir), 0);
+    pulp_storage_file_free(file);
+}
+END_TEST
+
+START_TEST(free_leaves_no_temp_file)
+{
+    pulp_storage_file_t *file = pulp_storage_file_new(storage_dir, NULL, NULL);
+    char tmp_dir[512];
+
+    ck_assert_ptr_nonnull(file);
+    ck_assert_int_eq(pulp_storage_file_write(file, "hello world", 11, NULL), PULP_OK);
+    pulp_storage_file_free(file);
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", storage_dir);
+    ck_assert_int_eq(count_entries(tmp_dir), 0);
 }
 END_TEST
 
@@ -310,7 +356,7 @@ START_TEST(add_file_copies_and_verifies)
     ck_assert_int_eq(pulp_storage_add_file(storage_dir, source, "iso", "hello.txt", "md5",
                                            HELLO_MD5, 11, relative, sizeof relative, &error),
                      PULP_OK);
-    ck_assert_str_eq(relative, "content/iso/b9/" HELLO_SHA256 "/hello.txt");
+    ck_assert_str_eq(relative, "content/iso/b9/" HELLO_SHA256 "-hello.txt");
     ck_assert_int_eq(pulp_storage_add_file(storage_dir, source, "iso", "hello.txt", "md5",
                                            HELLO_SHA1, 11, relative, sizeof relative, &error),
                      PULP_ERR_INVALID_VALUE);
@@ -367,6 +413,9 @@ static Suite *storage_suite(void)
     tcase_add_test(files, reset_restarts_checksum);
     tcase_add_test(files, concurrent_commits_keep_one_copy);
     tcase_add_test(files, commit_replaces_corrupt_copy);
+    tcase_add_test(files, temp_path_reads_written_data);
+    tcase_add_test(files, temp_file_has_no_name);
+    tcase_add_test(files, free_leaves_no_temp_file);
     tcase_add_test(files, add_file_copies_and_verifies);
     tcase_add_test(files, remove_tree_keeps_symlink_targets);
     suite_add_tcase(suite, files);
