@@ -74,6 +74,8 @@ struct pulp_amqp {
     int64_t next_attempt_ms;
     int64_t tick_deadline_ms;
     pulp_backoff_t backoff;
+    /* Connection attempts that failed or connections lost since the last open one. */
+    int failures;
     int remote_open;
     int closing;
     /* Set while events are dispatched, so that a callback that sends or settles does not
@@ -273,6 +275,7 @@ static void schedule_reconnect(pulp_amqp_t *amqp, const char *reason, int was_op
 
     amqp->state = STATE_WAITING;
     amqp->next_attempt_ms = pulp_monotonic_ms() + delay;
+    amqp->failures++;
     if (amqp->closing)
         return;
     if (was_open)
@@ -567,7 +570,16 @@ static void handle_event(pulp_amqp_t *amqp, pn_event_t *event)
         amqp->remote_open = 1;
         amqp->last_error[0] = '\0';
         pulp_backoff_reset(&amqp->backoff);
-        pulp_log_info("connected to the broker at %s, queue \"%s\"", amqp->peer, amqp->queue);
+        /* A recovery is logged at the level of the failures before it, so that a log kept
+         * at warning level does not end with a failure that is over. */
+        if (amqp->failures > 0)
+            pulp_log_warning("connected to the broker at %s, queue \"%s\", after %d failed "
+                             "attempts or lost connections", amqp->peer, amqp->queue,
+                             amqp->failures);
+        else
+            pulp_log_info("connected to the broker at %s, queue \"%s\"", amqp->peer,
+                          amqp->queue);
+        amqp->failures = 0;
         if (amqp->callbacks.on_connection)
             amqp->callbacks.on_connection(amqp->baton, 1);
         break;

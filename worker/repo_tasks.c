@@ -248,11 +248,10 @@ static pulp_status_t run_sync(pulp_task_context_t *ctx, json_object **result,
 
     pulp_log_info("syncing repository \"%s\"", repo_id);
     status = ops->sync(ctx, repo_id, config, scratchpad, &report, error);
+    /* A failure is logged once, with the task's final state (runner.c). */
     if (status == PULP_OK)
         pulp_log_info("synced repository \"%s\": %lld units added, %lld removed", repo_id,
                       report.added, report.removed);
-    else
-        pulp_log_error("could not sync repository \"%s\": %s", repo_id, error->message);
 
     record_sync(db, repo_id, importer, status, &report, error, result);
     if (status == PULP_OK) {
@@ -336,9 +335,6 @@ static pulp_status_t run_publish(pulp_task_context_t *ctx, json_object **result,
     pulp_log_info("publishing repository \"%s\" with distributor \"%s\"", repo_id,
                   distributor_id);
     status = ops->publish(ctx, repo_id, distributor_id, config, scratchpad, &report, error);
-    if (status != PULP_OK)
-        pulp_log_error("could not publish repository \"%s\" with distributor \"%s\": %s",
-                       repo_id, distributor_id, error->message);
     {
         const char *params[8] = {
             repo_id, distributor_id, PQgetvalue(distributor, 0, 0), history_result(status),

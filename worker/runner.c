@@ -250,6 +250,17 @@ static void hand_off(runner_t *runner, pulp_task_context_t *ctx)
     pulp_error_clear(&error);
 }
 
+/* Logs the final state of the task, with the reason of a failure at error level. */
+static void log_outcome(const char *state, pulp_status_t status, const pulp_error_t *error)
+{
+    if (status == PULP_OK)
+        pulp_log_info("%s", state);
+    else if (strcmp(state, "error") == 0)
+        pulp_log_error("%s: %s", state, error->message);
+    else
+        pulp_log_info("%s: %s", state, error->message);
+}
+
 static int run_claimed(runner_t *runner)
 {
     pulp_error_t error = PULP_ERROR_INIT;
@@ -273,8 +284,7 @@ static int run_claimed(runner_t *runner)
     if (ctx && store_outcome(runner, ctx, state, result, &error) == 0) {
         hand_off(runner, ctx);
         report(runner, "finished %s", state);
-        pulp_log_info("%s%s%s", state, status == PULP_OK ? "" : ": ",
-                      status == PULP_OK ? "" : error.message);
+        log_outcome(state, status, &error);
     } else {
         exit_status = pulp_db_connection_lost(runner->db) ? PULP_CHILD_EXIT_DB_LOST
                                                           : PULP_CHILD_EXIT_FAILED;
