@@ -153,11 +153,12 @@ functional: deps
 fuzz-run:
 	@scripts/run-fuzz
 
+# The functional suite runs once per MPM, since mod_pulp must work under each of them.
 check: deps
 	@$(MAKE) --no-print-directory all unit-build
 	@scripts/run-unit-tests $(B)/tests
 	@scripts/run-fuzz
-	@scripts/run-functional-tests
+	@PULP_TEST_MPMS="$${PULP_TEST_MPMS:-event worker prefork}" scripts/run-functional-tests
 
 # --- the private stack -----------------------------------------------------------------------
 
