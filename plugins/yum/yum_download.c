@@ -9,7 +9,7 @@
 
 #include "pulp_backoff.h"
 #include "pulp_log.h"
-#include "pulp_version.h"
+#include "yum_curl.h"
 
 #define MAX_RETRY_DELAY_MS 10000
 
@@ -24,6 +24,7 @@ typedef struct transfer {
     pulp_backoff_t backoff;
     pulp_status_t write_status;
     char error_buffer[CURL_ERROR_SIZE];
+    yum_tls_trace_t tls_trace;
 } transfer_t;
 
 typedef struct transfer_list {
@@ -189,67 +190,6 @@ static int same_origin(const char *url, const char *origin)
     return strcmp(actual, origin) == 0;
 }
 
-static void set_security_options(CURL *easy, const pulp_download_options_t *options)
-{
-    struct curl_blob blob;
-
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, options->ssl_validation ? 1L : 0L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, options->ssl_validation ? 2L : 0L);
-    if (options->ssl_ca_cert) {
-        blob.data = (void *)options->ssl_ca_cert;
-        blob.len = strlen(options->ssl_ca_cert);
-        blob.flags = CURL_BLOB_COPY;
-        curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
-    }
-    if (options->ssl_client_cert) {
-        blob.data = (void *)options->ssl_client_cert;
-        blob.len = strlen(options->ssl_client_cert);
-        blob.flags = CURL_BLOB_COPY;
-        curl_easy_setopt(easy, CURLOPT_SSLCERT_BLOB, &blob);
-        curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
-    }
-    if (options->ssl_client_key) {
-        blob.data = (void *)options->ssl_client_key;
-        blob.len = strlen(options->ssl_client_key);
-        blob.flags = CURL_BLOB_COPY;
-        curl_easy_setopt(easy, CURLOPT_SSLKEY_BLOB, &blob);
-        curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
-    }
-    if (options->proxy_host) {
-        curl_easy_setopt(easy, CURLOPT_PROXY, options->proxy_host);
-        if (options->proxy_port > 0)
-            curl_easy_setopt(easy, CURLOPT_PROXYPORT, options->proxy_port);
-        if (options->proxy_username)
-            curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, options->proxy_username);
-        if (options->proxy_password)
-            curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD, options->proxy_password);
-    }
-}
-
-/* Sets the options that are the same for every transfer. */
-static void set_common_options(CURL *easy, const pulp_download_options_t *options)
-{
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_body);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "pulp-c/" PULP_VERSION);
-    curl_easy_setopt(easy, CURLOPT_FAILONERROR, 1L);
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https,ftp,file");
-    /* A redirect may not turn a remote feed into a local file read. */
-    curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, (long)options->read_timeout);
-    /* Less than 1 byte per second over read_timeout seconds: the server stalls. */
-    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long)options->read_timeout);
-    if (options->max_speed > 0)
-        curl_easy_setopt(easy, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)options->max_speed);
-    set_security_options(easy, options);
-    /* libcurl already keeps credentials to the first host after a redirect
-     * (CURLOPT_UNRESTRICTED_AUTH is off); a URL of another origin gets none at all. */
-    curl_easy_setopt(easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
-}
-
 /* Returns an easy handle for the transfer: an idle one of an ended transfer, or a new one. */
 static CURL *make_easy(pulp_downloader_t *downloader, transfer_t *item)
 {
@@ -262,12 +202,14 @@ static CURL *make_easy(pulp_downloader_t *downloader, transfer_t *item)
         easy = curl_easy_init();
         if (!easy)
             return NULL;
-        set_common_options(easy, options);
+        yum_curl_set_options(easy, options);
+        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_body);
     }
     curl_easy_setopt(easy, CURLOPT_URL, item->url);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, item);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, item);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, item->error_buffer);
+    yum_curl_set_trace(easy, &item->tls_trace);
     if (options->username && same_origin(item->url, options->auth_origin)) {
         curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(easy, CURLOPT_USERNAME, options->username);
@@ -284,6 +226,7 @@ static pulp_status_t start_transfer(pulp_downloader_t *downloader, transfer_t *i
 {
     item->error_buffer[0] = '\0';
     item->write_status = PULP_OK;
+    memset(&item->tls_trace, 0, sizeof item->tls_trace);
     item->attempts++;
     if (!item->easy)
         item->easy = make_easy(downloader, item);
@@ -318,44 +261,15 @@ pulp_status_t pulp_downloader_add(pulp_downloader_t *downloader, const char *url
     return PULP_OK;
 }
 
-static int is_transient(CURLcode code, long http_status)
-{
-    if (code == CURLE_HTTP_RETURNED_ERROR)
-        return http_status == 408 || http_status == 429 || http_status >= 500;
-    switch (code) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_GOT_NOTHING:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 static void describe_failure(const pulp_downloader_t *downloader, transfer_t *item,
-                             CURLcode code, long http_status, char *out, size_t out_size)
+                             const yum_curl_failure_t *failure, char *out, size_t out_size)
 {
-    char reason[CURL_ERROR_SIZE + 64];
+    char reason[CURL_ERROR_SIZE + 256];
 
     if (item->write_status != PULP_OK)
         snprintf(reason, sizeof reason, "%s", item->error_buffer);
-    else if (code == CURLE_HTTP_RETURNED_ERROR)
-        snprintf(reason, sizeof reason, "HTTP status %ld", http_status);
-    else if (code == CURLE_OPERATION_TIMEDOUT)
-        snprintf(reason, sizeof reason, "timed out: no data received for %d s",
-                 downloader->options.read_timeout);
-    else if (item->error_buffer[0])
-        snprintf(reason, sizeof reason, "%s", item->error_buffer);
     else
-        snprintf(reason, sizeof reason, "%s", curl_easy_strerror(code));
+        yum_curl_describe(failure, &downloader->options, reason, sizeof reason);
 
     if (item->attempts > 1)
         snprintf(out, out_size, "could not download \"%s\": %s (after %d attempts)",
@@ -368,7 +282,7 @@ static void describe_failure(const pulp_downloader_t *downloader, transfer_t *it
 static int finish_transfer(pulp_downloader_t *downloader, transfer_t *item, CURLcode code,
                            pulp_download_result_t *result)
 {
-    long http_status = 0;
+    yum_curl_failure_t failure = { code, 0, 0, item->error_buffer, &item->tls_trace };
     pulp_error_t error = PULP_ERROR_INIT;
 
     curl_multi_remove_handle(downloader->multi, item->easy);
@@ -378,7 +292,8 @@ static int finish_transfer(pulp_downloader_t *downloader, transfer_t *item, CURL
             break;
         }
     }
-    curl_easy_getinfo(item->easy, CURLINFO_RESPONSE_CODE, &http_status);
+    curl_easy_getinfo(item->easy, CURLINFO_RESPONSE_CODE, &failure.http_status);
+    curl_easy_getinfo(item->easy, CURLINFO_HTTP_CONNECTCODE, &failure.connect_status);
 
     if (code == CURLE_OK) {
         result->user_data = item->user_data;
@@ -388,7 +303,7 @@ static int finish_transfer(pulp_downloader_t *downloader, transfer_t *item, CURL
         return 1;
     }
 
-    if (item->write_status == PULP_OK && is_transient(code, http_status) &&
+    if (item->write_status == PULP_OK && yum_curl_is_transient(&failure) &&
         item->attempts <= downloader->options.retries &&
         pulp_storage_file_reset(item->file, &error) == PULP_OK) {
         int delay = pulp_backoff_next(&item->backoff);
@@ -402,8 +317,7 @@ static int finish_transfer(pulp_downloader_t *downloader, transfer_t *item, CURL
 
     result->user_data = item->user_data;
     result->status = item->write_status != PULP_OK ? item->write_status : PULP_ERR_UNAVAILABLE;
-    describe_failure(downloader, item, code, http_status, result->message,
-                     sizeof result->message);
+    describe_failure(downloader, item, &failure, result->message, sizeof result->message);
     transfer_free(downloader, item);
     return 1;
 }

@@ -9,6 +9,8 @@ import subprocess
 import uuid
 import xml.etree.ElementTree as ElementTree
 
+import requests
+
 from pulp_helpers import wait_task
 
 REPO_NS = "{http://linux.duke.edu/metadata/repo}"
@@ -90,6 +92,35 @@ def unit_counts(api, repo_id):
 
 def published_url(stack, relative_url):
     return f"{stack.url}/pulp/repos/{relative_url}/"
+
+
+def baseline_repo(api, stack, feed_url, importer_config=None):
+    """Create a repository with remove_missing, sync and publish it from feed_url, and return
+    (repo id, unit counts, published repomd, published URL) for assert_unchanged.
+
+    With remove_missing, a later sync that got half way shows as missing or extra units."""
+    repo_id = unique_id("bad")
+    relative_url = create_repo(api, repo_id, feed_url,
+                               importer_config={"remove_missing": True, **(importer_config or {})})
+    task, spawned = sync(api, repo_id)
+    assert task["state"] == "finished", task["error"]
+    url = published_url(stack, relative_url)
+    return repo_id, unit_counts(api, repo_id), repomd(requests, url), url
+
+
+def failed_sync(api, repo_id, feed_url, **override):
+    """Sync from feed_url with the override, expect an error, and return its description."""
+    task, spawned = sync(api, repo_id, override_config={"feed": feed_url, **override})
+    assert task["state"] == "error", task
+    assert spawned == []
+    return task["error"]["description"]
+
+
+def assert_unchanged(api, repo):
+    """Check that a repository of baseline_repo has its units and published tree still."""
+    repo_id, counts, published, url = repo
+    assert unit_counts(api, repo_id) == counts
+    assert repomd(requests, url) == published
 
 
 def repomd(session, base_url):

@@ -1,8 +1,8 @@
 """Upstream yum repositories for the tests, the demo and the benchmarks.
 
 Packages are built with rpmbuild from the spec files in tests/data/specs, and repodata is
-made with createrepo_c and modifyrepo_c. FeedServer serves a directory over HTTP on
-loopback, with per-path faults (404, stalls, early close, slow trickle, corrupt bytes,
+made with createrepo_c and modifyrepo_c. FeedServer serves a directory over HTTP or HTTPS
+on loopback, with per-path faults (404, stalls, early close, slow trickle, corrupt bytes,
 redirects) for the tests of bad upstreams.
 """
 
@@ -11,6 +11,7 @@ import http.server
 import os
 import shutil
 import socketserver
+import ssl
 import subprocess
 import threading
 import time
@@ -229,19 +230,22 @@ class FeedHandler(http.server.SimpleHTTPRequestHandler):
 
 
 class FeedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    """Serves root over HTTP on host (loopback) at a free port.
+    """Serves root over HTTP on host (loopback) at a free port, or over HTTPS when
+    tls_context (a server-side ssl.SSLContext) is given.
 
-    faults maps URL paths to Fault objects, and requests records (path, headers) of every
-    request."""
+    faults maps URL paths to Fault objects, requests records (path, headers) of every
+    request, and tls_errors records the message of every failed TLS handshake."""
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, root, host="127.0.0.1", port=0):
+    def __init__(self, root, host="127.0.0.1", port=0, tls_context=None):
         super().__init__((host, port), FeedHandler)
         self.root = str(root)
+        self.tls_context = tls_context
         self.faults = {}
         self.requests = []
+        self.tls_errors = []
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.thread = None
@@ -249,7 +253,24 @@ class FeedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     @property
     def url(self):
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+        scheme = "https" if self.tls_context else "http"
+        return f"{scheme}://{host}:{port}/"
+
+    def finish_request(self, request, client_address):
+        if self.tls_context is None:
+            return super().finish_request(request, client_address)
+        # The handshake runs here, in the connection's own thread, so that a client that
+        # stalls in it holds up no other connection.
+        try:
+            tls_socket = self.tls_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as error:
+            with self.lock:
+                self.tls_errors.append(str(error))
+            return None
+        try:
+            return super().finish_request(tls_socket, client_address)
+        finally:
+            tls_socket.close()
 
     def record(self, path, headers):
         with self.lock:
@@ -272,9 +293,9 @@ class FeedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 @contextlib.contextmanager
-def serve(root, host="127.0.0.1"):
+def serve(root, host="127.0.0.1", tls_context=None):
     """Serve root for the duration of a with block; yields the FeedServer."""
-    server = FeedServer(root, host).start()
+    server = FeedServer(root, host, tls_context=tls_context).start()
     try:
         yield server
     finally:

@@ -11,19 +11,17 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
 from pulp_helpers import wait_task, wait_until  # noqa: E402
 from yum_testing import (  # noqa: E402
-    create_repo,
+    assert_unchanged,
+    baseline_repo,
     delete_created,
-    published_url,
-    repomd,
+    failed_sync,
     start_sync,
     sync,
-    unique_id,
     unit_counts,
 )
 from yum_upstream import Fault, FeedServer, make_repo, make_test_repo, rewrite_metadata, serve  # noqa: E402
@@ -62,29 +60,9 @@ def feed(feed_dir):
 
 @pytest.fixture
 def repo(api, stack, base_dir):
-    """A repository synced and published from the small feed, with remove_missing so that a
-    sync that got half way would show as missing or extra units."""
-    repo_id = unique_id("bad")
+    """A repository synced and published from the small feed (see baseline_repo)."""
     with serve(base_dir) as base:
-        relative_url = create_repo(api, repo_id, base.url,
-                                   importer_config={"remove_missing": True, **FAST_FAIL})
-        task, spawned = sync(api, repo_id)
-    assert task["state"] == "finished", task["error"]
-    url = published_url(stack, relative_url)
-    return repo_id, unit_counts(api, repo_id), repomd(requests, url), url
-
-
-def failed_sync(api, repo_id, feed_url, **override):
-    task, spawned = sync(api, repo_id, override_config={"feed": feed_url, **override})
-    assert task["state"] == "error", task
-    assert spawned == []
-    return task["error"]["description"]
-
-
-def assert_unchanged(api, repo):
-    repo_id, counts, published, url = repo
-    assert unit_counts(api, repo_id) == counts
-    assert repomd(requests, url) == published
+        return baseline_repo(api, stack, base.url, FAST_FAIL)
 
 
 def test_package_not_found(api, repo, feed):
