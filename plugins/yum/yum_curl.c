@@ -190,6 +190,9 @@ void yum_curl_describe(const yum_curl_failure_t *failure, const pulp_download_op
     else if (failure->code == CURLE_PEER_FAILED_VERIFICATION)
         hint = "; set ssl_ca_cert to the CA certificate that signed the server's certificate, "
                "or ssl_validation to false";
+    else if (options->proxy_host && (failure->code == CURLE_COULDNT_CONNECT ||
+                                      failure->code == CURLE_COULDNT_RESOLVE_PROXY))
+        hint = "; the connection to the proxy failed: check proxy_host and proxy_port";
     else if (failure->trace && failure->trace->client_cert_requested && !options->ssl_client_cert)
         hint = "; the server requested a client certificate and none is configured: set "
                "ssl_client_cert and ssl_client_key";
