@@ -483,3 +483,72 @@ void pulp_download_url_origin(const char *url, char *out, size_t out_size)
     curl_free(port);
     curl_url_cleanup(handle);
 }
+
+/* Copies a part of a parsed URL, percent-decoded, into out, or "" when the URL lacks it.
+ * Returns 0 when the part does not fit. */
+static int copy_url_part(CURLU *handle, CURLUPart part, char *out, size_t out_size)
+{
+    char *value = NULL;
+    size_t length;
+
+    out[0] = '\0';
+    if (curl_url_get(handle, part, &value, CURLU_URLDECODE) != CURLUE_OK)
+        return 1;
+    length = strlen(value);
+    if (length < out_size)
+        memcpy(out, value, length + 1);
+    curl_free(value);
+    return length < out_size;
+}
+
+pulp_status_t pulp_download_url_split_credentials(const char *url, char *out, size_t out_size,
+                                                  char *username, size_t username_size,
+                                                  char *password, size_t password_size,
+                                                  pulp_error_t *error)
+{
+    CURLU *handle = curl_url();
+    char *stripped = NULL;
+    pulp_status_t status = PULP_OK;
+    CURLUcode parsed;
+
+    username[0] = password[0] = '\0';
+    if (!handle)
+        return pulp_error_set(error, PULP_ERR_INTERNAL, "out of memory");
+    /* The message leaves out the URL, which may contain a password. */
+    parsed = curl_url_set(handle, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+    if (parsed != CURLUE_OK) {
+        status = pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid URL: %s",
+                                curl_url_strerror(parsed));
+        goto end;
+    }
+    if (!copy_url_part(handle, CURLUPART_USER, username, username_size) ||
+        !copy_url_part(handle, CURLUPART_PASSWORD, password, password_size)) {
+        status = pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid credentials in a URL: "
+                                "the user name or the password is longer than %zu bytes",
+                                (username_size < password_size ? username_size : password_size) - 1);
+        goto end;
+    }
+    if (!username[0] && !password[0]) {
+        if ((size_t)snprintf(out, out_size, "%s", url) >= out_size)
+            status = pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid URL \"%s\": it is "
+                                    "too long", url);
+        goto end;
+    }
+    if (curl_url_set(handle, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
+        curl_url_set(handle, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
+        curl_url_get(handle, CURLUPART_URL, &stripped, 0) != CURLUE_OK) {
+        status = pulp_error_set(error, PULP_ERR_INTERNAL, "could not remove the credentials "
+                                "from a URL");
+        goto end;
+    }
+    if ((size_t)snprintf(out, out_size, "%s", stripped) >= out_size)
+        status = pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid URL \"%s\": it is too "
+                                "long", stripped);
+
+end:
+    if (status != PULP_OK)
+        username[0] = password[0] = '\0';
+    curl_free(stripped);
+    curl_url_cleanup(handle);
+    return status;
+}

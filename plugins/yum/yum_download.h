@@ -86,4 +86,13 @@ pulp_status_t pulp_download_url_join(const char *base, const char *path, char *o
  * parsed. */
 void pulp_download_url_origin(const char *url, char *out, size_t out_size);
 
+/* Writes url without its user name and password into out, and those two, percent-decoded,
+ * into username and password ("" when absent), so that the URL can appear in messages.
+ * Fails when libcurl cannot parse url, or when a credential or the URL does not fit. The
+ * error message never contains the credentials. */
+pulp_status_t pulp_download_url_split_credentials(const char *url, char *out, size_t out_size,
+                                                  char *username, size_t username_size,
+                                                  char *password, size_t password_size,
+                                                  pulp_error_t *error);
+
 #endif

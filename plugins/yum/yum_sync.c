@@ -45,7 +45,11 @@ typedef struct yum_sync {
     json_object *scratchpad;
     const char *storage_dir;
     char work_dir[PATH_MAX];
+    /* The feed's URL, ending in "/", without the credentials that it may contain. Those are
+     * in feed_username and feed_password, so that no message shows them. */
     char feed[4096];
+    char feed_username[256];
+    char feed_password[256];
     char auth_origin[512];
     char repomd_sha256[PULP_SHA256_HEX_LENGTH + 1];
     char config_digest[33];
@@ -176,22 +180,32 @@ static void read_download_options(yum_sync_t *sync)
     options->proxy_password = yum_config_string(config, "proxy_password");
     options->username = yum_config_string(config, "basic_auth_username");
     options->password = yum_config_string(config, "basic_auth_password");
+    if (!options->username && sync->feed_username[0]) {
+        options->username = sync->feed_username;
+        options->password = sync->feed_password;
+    }
     options->auth_origin = sync->auth_origin;
 }
 
 static pulp_status_t prepare(yum_sync_t *sync, pulp_error_t *error)
 {
     const char *feed = yum_config_string(sync->config, "feed");
+    pulp_error_t split_error = PULP_ERROR_INIT;
     size_t length;
 
     if (!feed || !*feed)
         return pulp_error_set(error, PULP_ERR_MISSING_VALUE, "could not sync repository \"%s\": "
                               "its importer has no feed", sync->repo_id);
-    length = strlen(feed);
-    if (length + 2 > sizeof sync->feed)
-        return pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid feed \"%s\": the URL is "
-                              "too long", feed);
-    snprintf(sync->feed, sizeof sync->feed, "%s%s", feed, feed[length - 1] == '/' ? "" : "/");
+    /* One byte is kept free for the "/" that may be appended. */
+    if (pulp_download_url_split_credentials(feed, sync->feed, sizeof sync->feed - 1,
+                                            sync->feed_username, sizeof sync->feed_username,
+                                            sync->feed_password, sizeof sync->feed_password,
+                                            &split_error) != PULP_OK)
+        return pulp_error_set(error, split_error.status, "invalid feed of repository \"%s\": "
+                              "%s", sync->repo_id, split_error.message);
+    length = strlen(sync->feed);
+    if (length > 0 && sync->feed[length - 1] != '/')
+        memcpy(sync->feed + length, "/", 2);
     pulp_download_url_origin(sync->feed, sync->auth_origin, sizeof sync->auth_origin);
     sync->validate = yum_config_bool(sync->config, "validate", 1);
     read_download_options(sync);

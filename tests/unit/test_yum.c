@@ -191,6 +191,66 @@ START_TEST(url_origin_parts)
 }
 END_TEST
 
+START_TEST(url_split_credentials_removes_userinfo)
+{
+    char out[128];
+    char username[32];
+    char password[32];
+
+    ck_assert_int_eq(pulp_download_url_split_credentials(
+                         "http://alice:s%40cret@h:8080/repo/", out, sizeof out, username,
+                         sizeof username, password, sizeof password, NULL), PULP_OK);
+    ck_assert_str_eq(out, "http://h:8080/repo/");
+    ck_assert_str_eq(username, "alice");
+    ck_assert_str_eq(password, "s@cret");
+
+    ck_assert_int_eq(pulp_download_url_split_credentials(
+                         "https://bob@h/x", out, sizeof out, username, sizeof username,
+                         password, sizeof password, NULL), PULP_OK);
+    ck_assert_str_eq(out, "https://h/x");
+    ck_assert_str_eq(username, "bob");
+    ck_assert_str_eq(password, "");
+}
+END_TEST
+
+START_TEST(url_split_credentials_keeps_plain_url)
+{
+    char out[128];
+    char username[32];
+    char password[32];
+
+    ck_assert_int_eq(pulp_download_url_split_credentials(
+                         "HTTP://Example.COM/repo", out, sizeof out, username, sizeof username,
+                         password, sizeof password, NULL), PULP_OK);
+    ck_assert_str_eq(out, "HTTP://Example.COM/repo");
+    ck_assert_str_eq(username, "");
+    ck_assert_str_eq(password, "");
+}
+END_TEST
+
+START_TEST(url_split_credentials_hides_rejected_url)
+{
+    char out[128];
+    char username[8];
+    char password[8];
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    ck_assert_int_eq(pulp_download_url_split_credentials(
+                         "http://alice:secret-too-long@h/", out, sizeof out, username,
+                         sizeof username, password, sizeof password, &error),
+                     PULP_ERR_INVALID_VALUE);
+    ck_assert_ptr_null(strstr(error.message, "secret"));
+    ck_assert_str_eq(password, "");
+
+    pulp_error_clear(&error);
+    ck_assert_int_eq(pulp_download_url_split_credentials(
+                         "http://alice:secret@h h/", out, sizeof out, username,
+                         sizeof username, password, sizeof password, &error),
+                     PULP_ERR_INVALID_VALUE);
+    ck_assert_ptr_null(strstr(error.message, "secret"));
+}
+END_TEST
+
 /* --- decompression ---------------------------------------------------------------------- */
 
 /* Filters of libarchive that write each compression; NULL writes the data as it is. */
@@ -431,6 +491,9 @@ static Suite *yum_suite(void)
     tcase_add_test(urls, url_join_encodes_path);
     tcase_add_test(urls, url_join_too_long);
     tcase_add_test(urls, url_origin_parts);
+    tcase_add_test(urls, url_split_credentials_removes_userinfo);
+    tcase_add_test(urls, url_split_credentials_keeps_plain_url);
+    tcase_add_test(urls, url_split_credentials_hides_rejected_url);
     suite_add_tcase(suite, urls);
 
     tcase_add_loop_test(metadata, decompress_detects_content, 0,
