@@ -65,8 +65,6 @@ void yum_curl_set_options(CURL *easy, const pulp_download_options_t *options)
     /* Less than 1 byte per second over read_timeout seconds: the server stalls. */
     curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long)options->read_timeout);
-    if (options->max_speed > 0)
-        curl_easy_setopt(easy, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)options->max_speed);
     set_tls_options(easy, options);
     set_proxy_options(easy, options);
     /* libcurl already keeps credentials to the first host after a redirect

@@ -1,5 +1,5 @@
-/* The libcurl settings of the downloader's transfers (TLS, proxy, speed limit, time-outs)
- * and the text that explains a failed transfer. */
+/* The libcurl settings of the downloader's transfers (TLS, proxy, time-outs) and the text
+ * that explains a failed transfer. The speed limit is in yum_rate.c. */
 #ifndef PULP_YUM_CURL_H
 #define PULP_YUM_CURL_H
 

@@ -10,6 +10,7 @@
 #include "pulp_backoff.h"
 #include "pulp_log.h"
 #include "yum_curl.h"
+#include "yum_rate.h"
 
 #define MAX_RETRY_DELAY_MS 10000
 
@@ -25,6 +26,11 @@ typedef struct transfer {
     pulp_status_t write_status;
     char error_buffer[CURL_ERROR_SIZE];
     yum_tls_trace_t tls_trace;
+    yum_rate_t rate;
+    /* Set while the write callback keeps the transfer paused for max_speed, until
+     * resume_at_ms (monotonic). */
+    int paused;
+    int64_t resume_at_ms;
 } transfer_t;
 
 typedef struct transfer_list {
@@ -171,7 +177,15 @@ static size_t write_body(char *data, size_t size, size_t count, void *baton)
     transfer_t *item = baton;
     pulp_error_t error = PULP_ERROR_INIT;
     size_t length = size * count;
+    int64_t due_ms = yum_rate_admit(&item->rate, length, pulp_monotonic_ms());
 
+    /* libcurl keeps the data and passes it again once resume_paused unpauses the
+     * transfer. */
+    if (due_ms > 0) {
+        item->paused = 1;
+        item->resume_at_ms = due_ms;
+        return CURL_WRITEFUNC_PAUSE;
+    }
     if (pulp_storage_file_write(item->file, data, length, &error) != PULP_OK) {
         item->write_status = error.status;
         snprintf(item->error_buffer, sizeof item->error_buffer, "%.200s", error.message);
@@ -227,6 +241,8 @@ static pulp_status_t start_transfer(pulp_downloader_t *downloader, transfer_t *i
     item->error_buffer[0] = '\0';
     item->write_status = PULP_OK;
     memset(&item->tls_trace, 0, sizeof item->tls_trace);
+    yum_rate_reset(&item->rate, downloader->options.max_speed);
+    item->paused = 0;
     item->attempts++;
     if (!item->easy)
         item->easy = make_easy(downloader, item);
@@ -377,11 +393,51 @@ static int next_retry_in(const pulp_downloader_t *downloader)
     return earliest <= now ? 0 : (int)(earliest - now);
 }
 
+/* Unpauses the transfers paused for max_speed whose time has come. libcurl passes the
+ * data it kept to the write callback from within curl_easy_pause. */
+static void resume_paused(pulp_downloader_t *downloader)
+{
+    int64_t now = pulp_monotonic_ms();
+
+    for (size_t i = 0; i < downloader->running; i++) {
+        transfer_t *item = downloader->running_items[i];
+        CURLcode code;
+
+        if (!item->paused || item->resume_at_ms > now)
+            continue;
+        item->paused = 0;
+        code = curl_easy_pause(item->easy, CURLPAUSE_CONT);
+        /* The transfer goes on, and fails with the write callback's error when it has one. */
+        if (code != CURLE_OK)
+            pulp_log_warning("could not resume the download of \"%s\": %s", item->url,
+                             curl_easy_strerror(code));
+    }
+}
+
+/* Returns the milliseconds until the earliest paused transfer may resume, or -1 when none
+ * is paused. */
+static int next_resume_in(const pulp_downloader_t *downloader)
+{
+    int64_t now = pulp_monotonic_ms();
+    int64_t earliest = -1;
+
+    for (size_t i = 0; i < downloader->running; i++) {
+        const transfer_t *item = downloader->running_items[i];
+
+        if (item->paused && (earliest < 0 || item->resume_at_ms < earliest))
+            earliest = item->resume_at_ms;
+    }
+    if (earliest < 0)
+        return -1;
+    return earliest <= now ? 0 : (int)(earliest - now);
+}
+
 int pulp_downloader_perform(pulp_downloader_t *downloader, int timeout_ms,
                             pulp_download_result_t *results, int max_results)
 {
     int stored = start_pending(downloader, results, max_results);
     int still_running = 0;
+    int resume_in;
     int left = 0;
     CURLMsg *message;
 
@@ -402,6 +458,7 @@ int pulp_downloader_perform(pulp_downloader_t *downloader, int timeout_ms,
         return start_pending(downloader, results, max_results);
     }
 
+    resume_paused(downloader);
     curl_multi_perform(downloader->multi, &still_running);
     while (stored < max_results && (message = curl_multi_info_read(downloader->multi, &left))) {
         transfer_t *item = NULL;
@@ -414,6 +471,9 @@ int pulp_downloader_perform(pulp_downloader_t *downloader, int timeout_ms,
     if (stored > 0 || still_running == 0)
         return stored;
 
+    resume_in = next_resume_in(downloader);
+    if (resume_in >= 0 && resume_in < timeout_ms)
+        timeout_ms = resume_in;
     curl_multi_poll(downloader->multi, NULL, 0, timeout_ms, NULL);
     return stored;
 }

@@ -16,6 +16,7 @@
 #include "pulp_storage.h"
 #include "plugins/yum/yum.h"
 #include "plugins/yum/yum_download.h"
+#include "plugins/yum/yum_rate.h"
 #include "plugins/yum/yum_tree.h"
 
 /* --- configuration ---------------------------------------------------------------------- */
@@ -251,6 +252,47 @@ START_TEST(url_split_credentials_hides_rejected_url)
 }
 END_TEST
 
+/* --- speed limit ------------------------------------------------------------------------- */
+
+START_TEST(rate_without_limit_admits_all)
+{
+    yum_rate_t rate;
+
+    yum_rate_reset(&rate, 0);
+    ck_assert_int_eq(yum_rate_admit(&rate, 1 << 20, 1000), 0);
+    ck_assert_int_eq(yum_rate_admit(&rate, 1 << 20, 1000), 0);
+}
+END_TEST
+
+START_TEST(rate_holds_back_early_bytes)
+{
+    yum_rate_t rate;
+
+    /* 1000 bytes per second, from the first call at 1000 ms. */
+    yum_rate_reset(&rate, 1000);
+    ck_assert_int_eq(yum_rate_admit(&rate, 500, 1000), 1500);
+    ck_assert_int_eq(rate.accepted, 0);
+    ck_assert_int_eq(yum_rate_admit(&rate, 500, 1500), 0);
+    ck_assert_int_eq(rate.accepted, 500);
+    ck_assert_int_eq(yum_rate_admit(&rate, 1000, 1600), 2500);
+    ck_assert_int_eq(yum_rate_admit(&rate, 1000, 2600), 0);
+    ck_assert_int_eq(rate.accepted, 1500);
+}
+END_TEST
+
+START_TEST(rate_reset_starts_over)
+{
+    yum_rate_t rate;
+
+    yum_rate_reset(&rate, 1000);
+    ck_assert_int_eq(yum_rate_admit(&rate, 1000, 1000), 2000);
+    ck_assert_int_eq(yum_rate_admit(&rate, 1000, 2000), 0);
+    yum_rate_reset(&rate, 1000);
+    ck_assert_int_eq(rate.accepted, 0);
+    ck_assert_int_eq(yum_rate_admit(&rate, 1000, 5000), 6000);
+}
+END_TEST
+
 /* --- decompression ---------------------------------------------------------------------- */
 
 /* Filters of libarchive that write each compression; NULL writes the data as it is. */
@@ -476,6 +518,7 @@ static Suite *yum_suite(void)
     Suite *suite = suite_create("yum");
     TCase *config = tcase_create("config");
     TCase *urls = tcase_create("urls");
+    TCase *rate = tcase_create("rate");
     TCase *metadata = tcase_create("metadata");
     TCase *layout = tcase_create("layout");
 
@@ -495,6 +538,11 @@ static Suite *yum_suite(void)
     tcase_add_test(urls, url_split_credentials_keeps_plain_url);
     tcase_add_test(urls, url_split_credentials_hides_rejected_url);
     suite_add_tcase(suite, urls);
+
+    tcase_add_test(rate, rate_without_limit_admits_all);
+    tcase_add_test(rate, rate_holds_back_early_bytes);
+    tcase_add_test(rate, rate_reset_starts_over);
+    suite_add_tcase(suite, rate);
 
     tcase_add_loop_test(metadata, decompress_detects_content, 0,
                         sizeof compressors / sizeof compressors[0]);
