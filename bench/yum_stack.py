@@ -3,7 +3,7 @@ httpd that serves the benchmark repository as the upstream feed, API calls, task
 and the peak memory of the worker's task processes.
 
 Every server listens on 127.0.0.1 only, on ports from PULP_BENCH_PORT_BASE (default 25550):
-the stack uses base to base + 14 and the feed server base + 16.
+the stack uses base to base + 16 and the feed server base + 17.
 """
 
 import json
@@ -103,7 +103,7 @@ class Stack:
 class FeedServer:
     """A private httpd serving a directory: the upstream of the sync benchmark."""
 
-    def __init__(self, root, port=PORT_BASE + 16):
+    def __init__(self, root, port=PORT_BASE + 17):
         self.root = Path(root)
         self.port = port
         self.dir = RUN_DIR.parent / f"pulp-bench-feed-{port}"
