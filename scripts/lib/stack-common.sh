@@ -59,16 +59,16 @@ resolve_run_dir() {
 load_state() {
     local key value
 
-    for key in PORT_BASE HTTP_PORT PG_PORT AMQP_PORT EPMD_PORT DIST_PORT PG_AREA PG_PASSWORD \
-        ADMIN_PASSWORD WORKER_COUNT HTTPD_MPM; do
+    for key in PORT_BASE HTTP_PORT HTTPS_PORT PG_PORT AMQP_PORT EPMD_PORT DIST_PORT PG_AREA \
+        PG_PASSWORD ADMIN_PASSWORD WORKER_COUNT HTTPD_MPM; do
         printf -v "STATE_$key" '%s' ''
     done
     [ -f "$STATE_FILE" ] || return 0
 
     while IFS='=' read -r key value; do
         case $key in
-            PORT_BASE | HTTP_PORT | PG_PORT | AMQP_PORT | EPMD_PORT | DIST_PORT | PG_AREA | \
-                PG_PASSWORD | ADMIN_PASSWORD | WORKER_COUNT | HTTPD_MPM)
+            PORT_BASE | HTTP_PORT | HTTPS_PORT | PG_PORT | AMQP_PORT | EPMD_PORT | DIST_PORT | \
+                PG_AREA | PG_PASSWORD | ADMIN_PASSWORD | WORKER_COUNT | HTTPD_MPM)
                 printf -v "STATE_$key" '%s' "$value"
                 ;;
         esac
@@ -83,6 +83,7 @@ save_state() {
         cat >"$tmp" <<EOF
 PORT_BASE=$PORT_BASE
 HTTP_PORT=$HTTP_PORT
+HTTPS_PORT=$HTTPS_PORT
 PG_PORT=$PG_PORT
 AMQP_PORT=$AMQP_PORT
 EPMD_PORT=$EPMD_PORT
@@ -140,9 +141,11 @@ resolve_ports() {
     # 35672-35682, lies inside the kernel's range for outgoing connections.
     CTL_DIST_PORT_MIN=$((PORT_BASE + 5))
     CTL_DIST_PORT_MAX=$((PORT_BASE + 14))
+    # base+15 is the demo feed's (scripts/demo), so the HTTPS port comes after it.
+    HTTPS_PORT=$(pick_port "${PULP_HTTPS_PORT:-}" "$STATE_HTTPS_PORT" 16)
 
     local name
-    for name in HTTP_PORT PG_PORT AMQP_PORT EPMD_PORT DIST_PORT CTL_DIST_PORT_MAX; do
+    for name in HTTP_PORT HTTPS_PORT PG_PORT AMQP_PORT EPMD_PORT DIST_PORT CTL_DIST_PORT_MAX; do
         is_port_number "${!name}" || die "PULP_$name=\"${!name}\" is not a port number (1-65535)"
     done
     if [ "$CTL_DIST_PORT_MAX" -ge 32768 ]; then
@@ -150,10 +153,11 @@ resolve_ports() {
             "(32768 and above), where they can be taken at random: choose PULP_PORT_BASE below 32750"
     fi
     local ports
-    ports=$(printf '%s\n' "$HTTP_PORT" "$PG_PORT" "$AMQP_PORT" "$EPMD_PORT" "$DIST_PORT")
-    if [ "$(sort -u <<<"$ports" | wc -l)" -ne 5 ]; then
-        die "the ports are not distinct: http $HTTP_PORT, postgresql $PG_PORT, amqp $AMQP_PORT," \
-            "epmd $EPMD_PORT, erlang distribution $DIST_PORT"
+    ports=$(printf '%s\n' "$HTTP_PORT" "$HTTPS_PORT" "$PG_PORT" "$AMQP_PORT" "$EPMD_PORT" \
+        "$DIST_PORT")
+    if [ "$(sort -u <<<"$ports" | wc -l)" -ne 6 ]; then
+        die "the ports are not distinct: http $HTTP_PORT, https $HTTPS_PORT, postgresql $PG_PORT," \
+            "amqp $AMQP_PORT, epmd $EPMD_PORT, erlang distribution $DIST_PORT"
     fi
 }
 
@@ -175,7 +179,8 @@ require_free_port() {
     port_in_use "$port" || return 0
     holder=$(port_listener "$port")
     die "port $port ($variable, for $component) is already in use${holder:+ by $holder}:" \
-        "set $variable or PULP_PORT_BASE to free ports (each stack uses PULP_PORT_BASE to +14)"
+        "set $variable or PULP_PORT_BASE to free ports (each stack uses PULP_PORT_BASE to +14" \
+        "and +16)"
 }
 
 # --- processes ------------------------------------------------------------------------------

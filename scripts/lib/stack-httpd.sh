@@ -10,6 +10,10 @@ httpd_setup_paths() {
     HTTPD_PID_FILE="$PID_DIR/httpd.pid"
     HTTPD_MPM=${PULP_HTTPD_MPM:-${STATE_HTTPD_MPM:-event}}
     PULP_URL="http://127.0.0.1:$HTTP_PORT"
+    PULP_HTTPS_URL="https://127.0.0.1:$HTTPS_PORT"
+    TLS_DIR="$RUN_DIR/tls"
+    TLS_CERT="$TLS_DIR/httpd.crt"
+    TLS_KEY="$TLS_DIR/httpd.key"
     if [[ " $HTTPD_MPMS " != *" $HTTPD_MPM "* ]]; then
         die "PULP_HTTPD_MPM=\"$HTTPD_MPM\" is not an httpd MPM: use event, worker or prefork"
     fi
@@ -27,8 +31,8 @@ httpd_write_config() {
     local template="$CHECKOUT/etc/httpd-stack.conf.in" text name value
 
     text=$(<"$template")
-    for name in HTTPD_DIR PID_DIR LOG_DIR STORAGE_DIR HTTP_PORT HTTPD_MPM MOD_PULP \
-        HTTPD_MODULE_DIR PULP_DATABASE PULP_BROKER; do
+    for name in HTTPD_DIR PID_DIR LOG_DIR STORAGE_DIR HTTP_PORT HTTPS_PORT TLS_CERT TLS_KEY \
+        HTTPD_MPM MOD_PULP HTTPD_MODULE_DIR PULP_DATABASE PULP_BROKER; do
         case $name in
             MOD_PULP) value="$BUILD_DIR/mod_pulp.so" ;;
             HTTPD_MODULE_DIR) value=$(httpd_module_dir) ;;
@@ -46,6 +50,28 @@ httpd_write_config() {
     # Mode 0600, because the file contains the database password.
     (umask 077 && printf '%s\n' "$text" >"$HTTPD_CONF.tmp")
     mv -f "$HTTPD_CONF.tmp" "$HTTPD_CONF"
+}
+
+# Makes the self-signed certificate of the HTTPS port at the first start. Later starts keep
+# it, so that clients which trust it go on doing so.
+httpd_ensure_certificate() {
+    local output
+
+    [ -s "$TLS_CERT" ] && [ -s "$TLS_KEY" ] && return 0
+    command -v openssl >/dev/null || die "openssl is missing: run scripts/install-deps"
+    mkdir -p "$TLS_DIR"
+    # The key is written with mode 0600; the certificate is public.
+    if ! output=$(umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+        -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=serverAuth" \
+        -keyout "$TLS_KEY.tmp" -out "$TLS_CERT.tmp" 2>&1 </dev/null); then
+        printf '%s\n' "$output" >&2
+        die "openssl could not make the certificate $TLS_CERT"
+    fi
+    chmod 0644 "$TLS_CERT.tmp"
+    mv -f "$TLS_KEY.tmp" "$TLS_KEY"
+    mv -f "$TLS_CERT.tmp" "$TLS_CERT"
+    info "made the self-signed certificate $TLS_CERT for $PULP_HTTPS_URL"
 }
 
 # Prints the MPM that the written httpd.conf loads.
@@ -111,6 +137,7 @@ httpd_check_ports() {
     [ -z "$(httpd_pid)" ] || return 0
     httpd_stop_orphans
     require_free_port "$HTTP_PORT" PULP_HTTP_PORT httpd
+    require_free_port "$HTTPS_PORT" PULP_HTTPS_PORT httpd
 }
 
 # Ends the children of an httpd parent that was killed: they keep serving, and holding the
@@ -144,12 +171,18 @@ httpd_start() {
             warn "httpd runs with the $(httpd_configured_mpm) MPM: PULP_HTTPD_MPM=$HTTPD_MPM" \
                 "applies after scripts/stack stop httpd"
         fi
+        if ! grep -qxF "Listen 127.0.0.1:$HTTPS_PORT" "$HTTPD_CONF"; then
+            warn "httpd does not listen on the HTTPS port $HTTPS_PORT: it will after" \
+                "scripts/stack stop httpd"
+        fi
         return 0
     fi
     httpd_check_ports
     [ -f "$BUILD_DIR/mod_pulp.so" ] || die "$BUILD_DIR/mod_pulp.so is missing: run make first"
-    mkdir -p "$STORAGE_DIR/published/yum/http/repos" "$STORAGE_DIR/published/iso/http/isos" \
-        "$STORAGE_DIR/published/puppet/http/repos" "$STORAGE_DIR/content"
+    mkdir -p "$STORAGE_DIR/published/yum/http/repos" "$STORAGE_DIR/published/yum/https/repos" \
+        "$STORAGE_DIR/published/iso/http/isos" "$STORAGE_DIR/published/puppet/http/repos" \
+        "$STORAGE_DIR/content"
+    httpd_ensure_certificate
     httpd_write_config
 
     # httpd detaches by itself. Once it has read the configuration it writes to the error
@@ -172,7 +205,7 @@ httpd_start() {
         sleep 0.1
     done
     httpd_wait_ready "$pid"
-    info "httpd started (pid $pid, MPM $HTTPD_MPM, $PULP_URL)"
+    info "httpd started (pid $pid, MPM $HTTPD_MPM, $PULP_URL and $PULP_HTTPS_URL)"
 }
 
 httpd_stop() {

@@ -21,8 +21,8 @@ FINAL_TASK_STATES = frozenset({"finished", "error", "canceled", "skipped"})
 STACK_SETTINGS = (
     "PULP_URL", "PULP_USER", "PULP_PASSWORD", "PULP_DATABASE", "PULP_BROKER", "PULP_QUEUE",
     "PULP_STORAGE_DIR", "PULP_RUN_DIR", "PULP_PORT_BASE", "PULP_PG_PORT", "PULP_AMQP_PORT",
-    "PULP_HTTP_PORT", "PULP_EPMD_PORT", "PULP_DIST_PORT", "PULP_PG_SOCKET_DIR",
-    "PULP_WORKER_CONF", "PULP_WORKER_COUNT",
+    "PULP_HTTP_PORT", "PULP_HTTPS_PORT", "PULP_HTTPS_URL", "PULP_HTTPS_CERT", "PULP_EPMD_PORT",
+    "PULP_DIST_PORT", "PULP_PG_SOCKET_DIR", "PULP_WORKER_CONF", "PULP_WORKER_COUNT",
 )
 
 
@@ -39,12 +39,17 @@ def read_stack_env(path):
 
 class Stack:
     """A running Pulp stack: its URL, admin credentials and, for a private stack, its run
-    directory and the scripts/stack commands to manage it."""
+    directory and the scripts/stack commands to manage it.
+
+    https_url and https_cert are the HTTPS port's URL and the path of its self-signed
+    certificate, or None for a stack started before scripts/stack served HTTPS."""
 
     def __init__(self, settings, owned):
         self.settings = dict(settings)
         self.owned = owned
         self.url = settings["PULP_URL"].rstrip("/")
+        self.https_url = settings.get("PULP_HTTPS_URL")
+        self.https_cert = settings.get("PULP_HTTPS_CERT")
         self.user = settings.get("PULP_USER", "admin")
         self.password = settings.get("PULP_PASSWORD", "")
         run_dir = settings.get("PULP_RUN_DIR")

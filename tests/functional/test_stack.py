@@ -66,7 +66,7 @@ def run_noop_task(api):
     return wait_task(api, response.json(), timeout=30)
 
 
-def ports_free(base, count=15):
+def ports_free(base, count=17):
     for port in range(base, base + count):
         with socket.socket() as probe:
             try:
@@ -103,15 +103,16 @@ def test_stack_env_file(managed_stack):
     text = env_file.read_text()
     for name in ("PULP_URL", "PULP_USER", "PULP_PASSWORD", "PULP_DATABASE", "PULP_BROKER",
                  "PULP_QUEUE", "PULP_STORAGE_DIR", "PULP_RUN_DIR", "PULP_PORT_BASE",
-                 "PULP_PG_PORT", "PULP_AMQP_PORT", "PULP_HTTP_PORT", "PULP_PG_SOCKET_DIR",
-                 "PULP_WORKER_CONF"):
+                 "PULP_PG_PORT", "PULP_AMQP_PORT", "PULP_HTTP_PORT", "PULP_HTTPS_PORT",
+                 "PULP_HTTPS_URL", "PULP_HTTPS_CERT", "PULP_PG_SOCKET_DIR", "PULP_WORKER_CONF"):
         assert f"export {name}=" in text
 
 
 def test_ports_bound_to_loopback(managed_stack):
     base = int(managed_stack.settings["PULP_PORT_BASE"])
     ports = {int(managed_stack.settings[name]) for name in
-             ("PULP_HTTP_PORT", "PULP_PG_PORT", "PULP_AMQP_PORT")} | {base + 3, base + 4}
+             ("PULP_HTTP_PORT", "PULP_HTTPS_PORT", "PULP_PG_PORT", "PULP_AMQP_PORT")}
+    ports |= {base + 3, base + 4}
     listeners = subprocess.run(["ss", "-Htln"], capture_output=True, text=True,
                                check=True).stdout
     bound = set()
@@ -180,7 +181,7 @@ def test_taken_port_is_reported(stack):
     base = int(stack.settings.get("PULP_PORT_BASE", os.environ.get("PULP_TEST_PORT_BASE", 26800)))
     base = next((b for b in range(base + 20, base + 200, 20) if ports_free(b)), None)
     if base is None:
-        pytest.skip("no free block of 15 ports found near the stack's ports")
+        pytest.skip("no free block of 17 ports found near the stack's ports")
     pg_port = base + 1
     run_dir = Path(tempfile.mkdtemp(prefix="pulp-test-port-", dir="/var/tmp"))
     environment = {k: v for k, v in os.environ.items() if k not in STACK_SETTINGS}
