@@ -15,6 +15,7 @@
 #include "pulp_plugins.h"
 #include "pulp_storage.h"
 #include "plugins/yum/yum.h"
+#include "plugins/yum/yum_curl.h"
 #include "plugins/yum/yum_download.h"
 #include "plugins/yum/yum_rate.h"
 #include "plugins/yum/yum_tree.h"
@@ -249,6 +250,70 @@ START_TEST(url_split_credentials_hides_rejected_url)
                          sizeof username, password, sizeof password, &error),
                      PULP_ERR_INVALID_VALUE);
     ck_assert_ptr_null(strstr(error.message, "secret"));
+}
+END_TEST
+
+/* --- failure messages ------------------------------------------------------------------ */
+
+START_TEST(failure_names_proxy_credentials)
+{
+    pulp_download_options_t options;
+    yum_curl_failure_t failure = { CURLE_HTTP_RETURNED_ERROR, 407, 0, "", NULL };
+    char out[512];
+
+    pulp_download_options_init(&options);
+    options.proxy_host = "127.0.0.1";
+    yum_curl_describe(&failure, &options, out, sizeof out);
+    ck_assert_str_eq(out, "HTTP status 407 (proxy authentication required: set proxy_username "
+                          "and proxy_password)");
+    ck_assert_int_eq(yum_curl_is_transient(&failure), 0);
+
+    options.proxy_username = "squid";
+    options.proxy_password = "secret";
+    failure.code = CURLE_RECV_ERROR;
+    failure.http_status = 0;
+    failure.connect_status = 407;
+    yum_curl_describe(&failure, &options, out, sizeof out);
+    ck_assert_str_eq(out, "HTTP status 407 from the proxy to CONNECT (proxy authentication "
+                          "required: check proxy_username and proxy_password)");
+    ck_assert_ptr_null(strstr(out, "secret"));
+    ck_assert_int_eq(yum_curl_is_transient(&failure), 0);
+
+    failure.connect_status = 503;
+    ck_assert_int_eq(yum_curl_is_transient(&failure), 1);
+}
+END_TEST
+
+START_TEST(failure_names_tls_options)
+{
+    pulp_download_options_t options;
+    yum_tls_trace_t trace = { 1 };
+    yum_curl_failure_t failure = { CURLE_PEER_FAILED_VERIFICATION, 0, 0,
+                                   "SSL certificate problem: self-signed certificate", NULL };
+    char out[512];
+
+    pulp_download_options_init(&options);
+    yum_curl_describe(&failure, &options, out, sizeof out);
+    ck_assert_str_eq(out, "SSL certificate problem: self-signed certificate; set ssl_ca_cert to "
+                          "the CA certificate that signed the server's certificate, or "
+                          "ssl_validation to false");
+
+    failure.code = CURLE_SEND_ERROR;
+    failure.detail = "Send failure: Broken pipe";
+    failure.trace = &trace;
+    yum_curl_describe(&failure, &options, out, sizeof out);
+    ck_assert_str_eq(out, "Send failure: Broken pipe; the server requested a client certificate "
+                          "and none is configured: set ssl_client_cert and ssl_client_key");
+    ck_assert_int_eq(yum_curl_is_transient(&failure), 1);
+
+    failure.code = CURLE_SSL_CERTPROBLEM;
+    failure.detail = "could not load PEM client certificate";
+    failure.trace = NULL;
+    options.ssl_client_cert = "not a certificate";
+    yum_curl_describe(&failure, &options, out, sizeof out);
+    ck_assert_str_eq(out, "invalid ssl_client_cert or ssl_client_key: could not load PEM client "
+                          "certificate");
+    ck_assert_int_eq(yum_curl_is_transient(&failure), 0);
 }
 END_TEST
 
@@ -518,6 +583,7 @@ static Suite *yum_suite(void)
     Suite *suite = suite_create("yum");
     TCase *config = tcase_create("config");
     TCase *urls = tcase_create("urls");
+    TCase *failures = tcase_create("failures");
     TCase *rate = tcase_create("rate");
     TCase *metadata = tcase_create("metadata");
     TCase *layout = tcase_create("layout");
@@ -538,6 +604,10 @@ static Suite *yum_suite(void)
     tcase_add_test(urls, url_split_credentials_keeps_plain_url);
     tcase_add_test(urls, url_split_credentials_hides_rejected_url);
     suite_add_tcase(suite, urls);
+
+    tcase_add_test(failures, failure_names_proxy_credentials);
+    tcase_add_test(failures, failure_names_tls_options);
+    suite_add_tcase(suite, failures);
 
     tcase_add_test(rate, rate_without_limit_admits_all);
     tcase_add_test(rate, rate_holds_back_early_bytes);
