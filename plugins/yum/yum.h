@@ -59,6 +59,15 @@ int yum_config_skips(json_object *config, const char *type_id);
  * content (libarchive's raw format), never from the name. */
 pulp_status_t yum_decompress(const char *src, const char *dst, pulp_error_t *error);
 
+/* Decompresses like yum_decompress, but messages name the source as name (its URL, say),
+ * since src and dst may be /proc/self/fd paths that mean nothing to a reader. */
+pulp_status_t yum_decompress_named(const char *src, const char *dst, const char *name,
+                                   pulp_error_t *error);
+
+/* Returns a parser's error message (g_free it) with path, a temporary file, replaced by
+ * name, and without the newline that createrepo_c ends some messages with. */
+char *yum_parse_message(const GError *gerror, const char *path, const char *name);
+
 /* --- package staging (yum_packages.c) --------------------------------------------------- */
 
 typedef enum { YUM_PASS_PRIMARY, YUM_PASS_FILELISTS, YUM_PASS_OTHER } yum_pass_t;

@@ -125,8 +125,11 @@ pulp_status_t yum_errata_sync(PGconn *db, pulp_task_context_t *ctx, const char *
 
     *count = 0;
     if (cr_xml_parse_updateinfo(path, info, NULL, NULL, &gerror) != CRE_OK) {
+        char *reason = yum_parse_message(gerror, path, "updateinfo.xml");
+
         status = pulp_error_set(error, PULP_ERR_INVALID_VALUE, "could not parse updateinfo.xml: "
-                                "%s", gerror ? gerror->message : "unknown error");
+                                "%s", reason);
+        g_free(reason);
         goto end;
     }
 

@@ -12,7 +12,7 @@
 
 #include "yum.h"
 
-static pulp_status_t write_all(int fd, const char *data, size_t length, const char *path,
+static pulp_status_t write_all(int fd, const char *data, size_t length, const char *name,
                                pulp_error_t *error)
 {
     while (length > 0) {
@@ -21,16 +21,16 @@ static pulp_status_t write_all(int fd, const char *data, size_t length, const ch
         if (done < 0 && errno == EINTR)
             continue;
         if (done < 0)
-            return pulp_error_set(error, PULP_ERR_INTERNAL, "could not write \"%s\": %s", path,
-                                  strerror(errno));
+            return pulp_error_set(error, PULP_ERR_INTERNAL, "could not write the decompressed "
+                                  "copy of \"%s\": %s", name, strerror(errno));
         data += done;
         length -= (size_t)done;
     }
     return PULP_OK;
 }
 
-static pulp_status_t copy_entry(struct archive *reader, int fd, const char *src,
-                                const char *dst, pulp_error_t *error)
+static pulp_status_t copy_entry(struct archive *reader, int fd, const char *name,
+                                pulp_error_t *error)
 {
     char buffer[65536];
 
@@ -41,14 +41,20 @@ static pulp_status_t copy_entry(struct archive *reader, int fd, const char *src,
             return PULP_OK;
         if (done < 0)
             return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
-                                  "could not decompress \"%s\": %s", src,
+                                  "could not decompress \"%s\": %s", name,
                                   archive_error_string(reader));
-        if (write_all(fd, buffer, (size_t)done, dst, error) != PULP_OK)
+        if (write_all(fd, buffer, (size_t)done, name, error) != PULP_OK)
             return error->status;
     }
 }
 
 pulp_status_t yum_decompress(const char *src, const char *dst, pulp_error_t *error)
+{
+    return yum_decompress_named(src, dst, src, error);
+}
+
+pulp_status_t yum_decompress_named(const char *src, const char *dst, const char *name,
+                                   pulp_error_t *error)
 {
     struct archive *reader = archive_read_new();
     struct archive_entry *entry;
@@ -64,29 +70,42 @@ pulp_status_t yum_decompress(const char *src, const char *dst, pulp_error_t *err
 
     if (archive_read_open_filename(reader, src, 65536) != ARCHIVE_OK) {
         status = pulp_error_set(error, PULP_ERR_INVALID_VALUE, "could not decompress \"%s\": %s",
-                                src, archive_error_string(reader));
+                                name, archive_error_string(reader));
         goto end;
     }
 
     fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
-        status = pulp_error_set(error, PULP_ERR_INTERNAL, "could not create \"%s\": %s", dst,
-                                strerror(errno));
+        status = pulp_error_set(error, PULP_ERR_INTERNAL, "could not create the decompressed "
+                                "copy of \"%s\" at \"%s\": %s", name, dst, strerror(errno));
         goto end;
     }
 
     /* An empty file has no entry at all; its decompressed form is empty too. */
     result = archive_read_next_header(reader, &entry);
     if (result == ARCHIVE_OK)
-        status = copy_entry(reader, fd, src, dst, error);
+        status = copy_entry(reader, fd, name, error);
     else if (result != ARCHIVE_EOF)
         status = pulp_error_set(error, PULP_ERR_INVALID_VALUE, "could not decompress \"%s\": %s",
-                                src, archive_error_string(reader));
+                                name, archive_error_string(reader));
 
 end:
     if (fd >= 0 && close(fd) != 0 && status == PULP_OK)
-        status = pulp_error_set(error, PULP_ERR_INTERNAL, "could not write \"%s\": %s", dst,
-                                strerror(errno));
+        status = pulp_error_set(error, PULP_ERR_INTERNAL, "could not write the decompressed "
+                                "copy of \"%s\": %s", name, strerror(errno));
     archive_read_free(reader);
     return status;
+}
+
+char *yum_parse_message(const GError *gerror, const char *path, const char *name)
+{
+    char **parts;
+    char *message;
+
+    if (!gerror)
+        return g_strdup("unknown error");
+    parts = g_strsplit(gerror->message, path, -1);
+    message = g_strjoinv(name, parts);
+    g_strfreev(parts);
+    return g_strstrip(message);
 }

@@ -534,8 +534,11 @@ pulp_status_t yum_stage_pass(PGconn *db, pulp_task_context_t *ctx, json_object *
 
     parsed = parse_file(&run, path, &gerror);
     if (parsed != CRE_OK && !run.failed) {
+        char *reason = yum_parse_message(gerror, path, run.file_name);
+
         pulp_error_set(error, PULP_ERR_INVALID_VALUE, "could not parse %s: %s", run.file_name,
-                       gerror ? gerror->message : "unknown error");
+                       reason);
+        g_free(reason);
         run.failed = 1;
     }
     status = finish_copy(&run, parsed == CRE_OK && !run.failed);

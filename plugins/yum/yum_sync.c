@@ -33,7 +33,11 @@ typedef struct metadata_file {
     char checksum[160];
     long long size;
     pulp_storage_file_t *file;
-    /* The decompressed copy in the work directory, for the files that are parsed. */
+    /* The decompressed copy of a file that is parsed: an anonymous temporary file where the
+     * filesystem allows it, so that a killed sync leaves nothing in <storage>/tmp. plain is
+     * the path that reads it, valid in this process only. It has no ".xml" suffix, so
+     * createrepo_c 0.17 detects plain XML from its content (libmagic). */
+    pulp_storage_file_t *plain_file;
     char plain[PATH_MAX];
 } metadata_file_t;
 
@@ -44,7 +48,6 @@ typedef struct yum_sync {
     json_object *config;
     json_object *scratchpad;
     const char *storage_dir;
-    char work_dir[PATH_MAX];
     /* The feed's URL, ending in "/", without the credentials that it may contain. Those are
      * in feed_username and feed_password, so that no message shows them. */
     char feed[4096];
@@ -210,10 +213,7 @@ static pulp_status_t prepare(yum_sync_t *sync, pulp_error_t *error)
     sync->validate = yum_config_bool(sync->config, "validate", 1);
     read_download_options(sync);
     digest_config(sync);
-
-    snprintf(sync->work_dir, sizeof sync->work_dir, "%s/tmp/sync-%s", sync->storage_dir,
-             pulp_task_id(sync->ctx));
-    return pulp_storage_mkdirs(sync->work_dir, 0700, error);
+    return PULP_OK;
 }
 
 /* --- downloads ------------------------------------------------------------------------ */
@@ -432,11 +432,13 @@ static pulp_status_t decompress_parsed_files(yum_sync_t *sync, pulp_error_t *err
 
         if (file->role == ROLE_CARRIED)
             continue;
-        if (snprintf(file->plain, sizeof file->plain, "%s/%s.xml", sync->work_dir, file->type) >=
-            (int)sizeof file->plain)
-            return pulp_error_set(error, PULP_ERR_INTERNAL, "could not decompress %s: the work "
-                                  "directory path is too long", file->type);
-        if (yum_decompress(pulp_storage_file_path(file->file), file->plain, error) != PULP_OK)
+        /* Never committed: only its descriptor is used, through the path that reads it. */
+        file->plain_file = pulp_storage_file_new(sync->storage_dir, NULL, error);
+        if (!file->plain_file)
+            return error->status;
+        snprintf(file->plain, sizeof file->plain, "%s", pulp_storage_file_path(file->plain_file));
+        if (yum_decompress_named(pulp_storage_file_path(file->file), file->plain, file->url,
+                                 error) != PULP_OK)
             return error->status;
     }
     return PULP_OK;
@@ -666,15 +668,15 @@ static void mark_failure(yum_sync_t *sync, const pulp_error_t *error)
 
 static void cleanup(yum_sync_t *sync)
 {
-    for (size_t i = 0; i < sync->n_files; i++)
+    for (size_t i = 0; i < sync->n_files; i++) {
         pulp_storage_file_free(sync->files[i].file);
+        pulp_storage_file_free(sync->files[i].plain_file);
+    }
     free(sync->files);
     if (sync->tables_created) {
         yum_stage_drop(sync->db);
         PQclear(PQexec(sync->db, "DROP TABLE IF EXISTS yum_sync_found, yum_sync_updates"));
     }
-    if (sync->work_dir[0])
-        pulp_storage_remove_tree(sync->work_dir, NULL);
 }
 
 pulp_status_t yum_sync_run(pulp_task_context_t *ctx, const char *repo_id, json_object *config,

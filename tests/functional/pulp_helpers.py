@@ -182,6 +182,21 @@ def wait_until(condition, timeout=30, interval=0.1, message="condition"):
         time.sleep(interval)
 
 
+def task_process(task_id):
+    """Return the pid of the process that runs the task (its title names the task), or
+    None."""
+    marker = f"pulp-worker: task {task_id}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "cmdline").read_bytes().startswith(marker):
+                return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
 def run_sql(stack, sql, **variables):
     """Run `sql` with psql on the stack's database, as another host or a worker would, and
     return its unaligned output. Each keyword becomes a psql variable, quoted in the

@@ -22,6 +22,7 @@ from pulp_helpers import (
     ApiSession,
     Stack,
     read_stack_env,
+    task_process,
     wait_task,
     wait_until,
 )
@@ -79,20 +80,6 @@ def session_status(stack):
     with ApiSession(stack.url) as session:
         response = session.get("status/")
         return response.json() if response.status_code == 200 else {"known_workers": []}
-
-
-def task_process(task_id):
-    """Return the pid of the process that runs the task (its title names the task)."""
-    marker = f"pulp-worker: task {task_id}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "cmdline").read_bytes().startswith(marker):
-                return int(entry.name)
-        except OSError:
-            continue
-    return None
 
 
 def worker_of(report):
