@@ -3,7 +3,7 @@
 The `stack` fixture uses the running stack whose run directory PULP_TEST_STACK names, which
 the tests may stop and restart component by component. Otherwise it starts a private stack
 with scripts/stack in a new directory under /var/tmp, on the ports from PULP_TEST_PORT_BASE
-(default 26800) to +14, and deletes it at the end of the session unless
+(default 26800) to +16, and deletes it at the end of the session unless
 PULP_TEST_KEEP_STACK=1. PULP_HTTPD_MPM chooses httpd's MPM as for scripts/stack.
 
 The settings that `. run/stack.env` exports (PULP_URL and the others) never select a stack,

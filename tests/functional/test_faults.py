@@ -1,7 +1,7 @@
 """Fault tests: kill task processes, workers, the broker and PostgreSQL while tasks run.
 
 They kill and restart components, so they run on a private stack of their own, started by
-scripts/stack on the ports from PULP_FAULT_PORT_BASE (default 26850) to +14 and deleted at
+scripts/stack on the ports from PULP_FAULT_PORT_BASE (default 26850) to +16 and deleted at
 the end unless PULP_TEST_KEEP_STACK=1. Each test leaves that stack running again.
 """
 
