@@ -132,8 +132,10 @@ static const char insert_units_sql[] =
     "         AS d(seq, storage_path, sha256, size)"
     /* One index lookup per row: a join plan could scan the whole staging table per batch. */
     "    CROSS JOIN LATERAL (SELECT * FROM yum_sync_packages p WHERE p.seq = d.seq) p"
-    /* Two syncs that insert the same keys take their locks in the same order. */
-    "    ORDER BY d.seq),"
+    /* Two syncs that insert the same keys lock them in the order of the unique key, so they
+     * cannot deadlock. The order of primary would not do, because feeds that share packages
+     * may list them in different orders. */
+    "    ORDER BY p.type_id, p.unit_key),"
     " inserted AS ("
     "    INSERT INTO units (id, type_id, unit_key, metadata, storage_path, size, sha256)"
     "    SELECT id, type_id, unit_key, metadata, storage_path, size, sha256 FROM stored"

@@ -7,9 +7,11 @@ served on loopback by the FeedServer of tests/data/yum_upstream.py."""
 import gzip
 import hashlib
 import os
+import random
 import re
 import signal
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,10 +22,12 @@ from pulp_helpers import task_process, wait_task, wait_until  # noqa: E402
 from yum_testing import (  # noqa: E402
     assert_unchanged,
     baseline_repo,
+    create_repo,
     delete_created,
     failed_sync,
     start_sync,
     sync,
+    unique_id,
     unit_counts,
 )
 from yum_upstream import Fault, FeedServer, make_repo, make_test_repo, serve  # noqa: E402
@@ -151,3 +155,104 @@ def test_unparsable_primary_names_the_file(api, repo, feed_dir):
     assert str(feed_dir) not in message
     assert not message.endswith("\n")
     assert_unchanged(api, repo)
+
+
+# --- many packages ----------------------------------------------------------------------------
+
+
+def write_metadata(repo_dir, documents):
+    """Write gzip metadata files and a repomd.xml that lists them."""
+    records = []
+    for mdtype, text in documents.items():
+        plain = text.encode()
+        data = gzip.compress(plain, 1)
+        digest = hashlib.sha256(data).hexdigest()
+        href = f"repodata/{digest}-{mdtype}.xml.gz"
+        (repo_dir / href).write_bytes(data)
+        records.append(
+            f'<data type="{mdtype}"><checksum type="sha256">{digest}</checksum>'
+            f'<open-checksum type="sha256">{hashlib.sha256(plain).hexdigest()}</open-checksum>'
+            f'<location href="{href}"/><timestamp>1</timestamp><size>{len(data)}</size>'
+            f"<open-size>{len(plain)}</open-size></data>")
+    (repo_dir / "repodata" / "repomd.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>1</revision>'
+        + "".join(records) + "</repomd>")
+
+
+def make_many_package_repo(repo_dir, files, order):
+    """Make a feed whose packages are the given files ({file name: content}), listed in
+    primary in the given order of names. The files are not real RPMs: a sync only checks
+    their size and checksum."""
+    (repo_dir / "Packages").mkdir(parents=True)
+    (repo_dir / "repodata").mkdir()
+    primary, filelists, other = [], [], []
+    for name in order:
+        data = files[name]
+        (repo_dir / "Packages" / f"{name}-1.0-1.noarch.rpm").write_bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        version = '<version epoch="0" ver="1.0" rel="1"/>'
+        primary.append(
+            f'<package type="rpm"><name>{name}</name><arch>noarch</arch>{version}'
+            f'<checksum type="sha256" pkgid="YES">{digest}</checksum><summary>s</summary>'
+            f'<description>d</description><packager/><url/><time file="1" build="1"/>'
+            f'<size package="{len(data)}" installed="1" archive="1"/>'
+            f'<location href="Packages/{name}-1.0-1.noarch.rpm"/><format/></package>')
+        filelists.append(f'<package pkgid="{digest}" name="{name}" arch="noarch">{version}'
+                         f"<file>/usr/share/{name}</file></package>")
+        other.append(f'<package pkgid="{digest}" name="{name}" arch="noarch">{version}'
+                     "</package>")
+    count = len(order)
+    write_metadata(repo_dir, {
+        "primary": '<metadata xmlns="http://linux.duke.edu/metadata/common" '
+                   f'xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="{count}">'
+                   + "".join(primary) + "</metadata>",
+        "filelists": '<filelists xmlns="http://linux.duke.edu/metadata/filelists" '
+                     f'packages="{count}">' + "".join(filelists) + "</filelists>",
+        "other": f'<otherdata xmlns="http://linux.duke.edu/metadata/other" packages="{count}">'
+                 + "".join(other) + "</otherdata>",
+    })
+    return repo_dir
+
+
+@pytest.fixture
+def httpd_feeds(stack):
+    """Serves directories through the stack's own httpd, which sends many small files much
+    faster than FeedServer: publish(directory) returns the URL of a directory."""
+    links = []
+
+    def publish(directory):
+        name = f"feed-{uuid.uuid4().hex[:12]}"
+        link = storage_dir(stack) / "published" / "yum" / "http" / "repos" / name
+        link.symlink_to(directory)
+        links.append(link)
+        return f"{stack.url}/pulp/repos/{name}/"
+
+    yield publish
+    for link in links:
+        link.unlink()
+
+
+def test_feeds_sharing_packages_in_other_order(api, stack, tmp_path, httpd_feeds):
+    """Two syncs that store the same new packages at the same moment, each in the order of
+    its own feed, both finish and store each package once. Their batch inserts lock the
+    same unit keys, so they must lock them in one order."""
+    count = 20000
+    for round_number in range(2):
+        prefix = f"shared{uuid.uuid4().hex[:8]}"
+        files = {f"{prefix}-{i}": os.urandom(200) for i in range(count)}
+        names = sorted(files)
+        shuffled = random.Random(round_number).sample(names, count)
+        repo_ids = []
+        for index, order in enumerate((names, shuffled)):
+            feed_dir = make_many_package_repo(tmp_path / f"{prefix}-{index}", files, order)
+            repo_id = unique_id("shared")
+            create_repo(api, repo_id, httpd_feeds(feed_dir))
+            repo_ids.append(repo_id)
+        hrefs = [start_sync(api, repo_id)["spawned_tasks"][0]["_href"] for repo_id in repo_ids]
+        for href, repo_id in zip(hrefs, repo_ids):
+            final = wait_task(api, href, timeout=600)
+            assert final["state"] == "finished", final["error"]
+            assert unit_counts(api, repo_id)["rpm"] == count
+        some = tmp_path / f"{prefix}-0" / "Packages" / f"{names[0]}-1.0-1.noarch.rpm"
+        assert len(stored_copies(stack, some)) == 1
