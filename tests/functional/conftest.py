@@ -19,14 +19,13 @@ from pathlib import Path
 import pytest
 
 from pulp_helpers import (
+    DEFAULT_TEST_PORT_BASE,
     STACK_SCRIPT,
     STACK_SETTINGS,
     ApiSession,
     Stack,
     read_stack_env,
 )
-
-DEFAULT_TEST_PORT_BASE = 26800
 
 
 def existing_stack(run_dir):

@@ -12,6 +12,8 @@ import requests
 CHECKOUT = Path(__file__).resolve().parents[2]
 STACK_SCRIPT = CHECKOUT / "scripts" / "stack"
 API_PREFIX = "/pulp/api/v2/"
+# The first port of the test stack when PULP_TEST_PORT_BASE is not set.
+DEFAULT_TEST_PORT_BASE = 26800
 
 # Task states after which a task never changes again (Pulp 2's names).
 FINAL_TASK_STATES = frozenset({"finished", "error", "canceled", "skipped"})

@@ -1,12 +1,11 @@
 """Fault tests: kill task processes, workers, the broker and PostgreSQL while tasks run.
 
 They kill and restart components, so they run on a private stack of their own, started by
-scripts/stack on the ports from PULP_FAULT_PORT_BASE (default 26850) to +16 and deleted at
-the end unless PULP_TEST_KEEP_STACK=1. Each test leaves that stack running again.
+scripts/stack on the ports from PULP_FAULT_PORT_BASE (default PULP_TEST_PORT_BASE + 50) to
++16 and deleted at the end unless PULP_TEST_KEEP_STACK=1. Each test leaves that stack running again.
 """
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pulp_helpers import (
+    DEFAULT_TEST_PORT_BASE,
     STACK_SCRIPT,
     STACK_SETTINGS,
     ApiSession,
@@ -34,7 +34,8 @@ from test_tasks import (
     wait_state,
 )
 
-FAULT_PORT_BASE = int(os.environ.get("PULP_FAULT_PORT_BASE", 26850))
+FAULT_PORT_BASE = int(os.environ.get(
+    "PULP_FAULT_PORT_BASE", int(os.environ.get("PULP_TEST_PORT_BASE", DEFAULT_TEST_PORT_BASE)) + 50))
 # Time within which a dead task must be marked as failed.
 REAP_LIMIT = 2.0
 
