@@ -8,6 +8,15 @@
 
 #include "pulp_log.h"
 
+/* libpq's messages end with a newline, which callers append more text to. */
+static void trim_final_newline(pulp_error_t *error)
+{
+    size_t length = error ? strlen(error->message) : 0;
+
+    if (length > 0 && error->message[length - 1] == '\n')
+        error->message[length - 1] = '\0';
+}
+
 PGconn *pulp_db_connect(const char *conninfo, const char *application_name, pulp_error_t *error)
 {
     /* The caller's conninfo is expanded last, so what it sets overrides these defaults. */
@@ -27,6 +36,7 @@ PGconn *pulp_db_connect(const char *conninfo, const char *application_name, pulp
     if (PQstatus(conn) != CONNECTION_OK) {
         pulp_error_set(error, PULP_ERR_UNAVAILABLE, "could not connect to the database: %s",
                        PQerrorMessage(conn));
+        trim_final_newline(error);
         PQfinish(conn);
         return NULL;
     }
@@ -60,7 +70,6 @@ static pulp_status_t set_error_from_result(PGconn *conn, const PGresult *result,
     const char *sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
     const char *message = result ? PQresultErrorMessage(result) : PQerrorMessage(conn);
     pulp_status_t status;
-    size_t length;
 
     if (pulp_db_connection_lost(conn))
         status = PULP_ERR_UNAVAILABLE;
@@ -68,9 +77,7 @@ static pulp_status_t set_error_from_result(PGconn *conn, const PGresult *result,
         status = pulp_db_status_from_sqlstate(sqlstate);
 
     pulp_error_set(error, status, "%s", message && *message ? message : "database error");
-    length = strlen(error ? error->message : "");
-    if (error && length > 0 && error->message[length - 1] == '\n')
-        error->message[length - 1] = '\0';
+    trim_final_newline(error);
     return status;
 }
 

@@ -11,13 +11,35 @@
 static char worker_name[256];
 static char task_id[PULP_UUID_LENGTH + 1];
 
-static void write_line(pulp_log_level_t level, const char *message, void *baton)
+/* Copies a message onto one line, because the log has one line per event and libraries
+ * return messages of several lines (libpq puts a hint on an indented second line). Each line
+ * break and the indentation after it become one space, and final line breaks are dropped. */
+static void join_lines(const char *message, char *line, size_t size)
+{
+    size_t length = 0;
+
+    for (const char *c = message; *c && length + 1 < size; c++) {
+        if (*c != '\n' && *c != '\r') {
+            line[length++] = *c;
+            continue;
+        }
+        while (c[1] == '\n' || c[1] == '\r' || c[1] == '\t' || c[1] == ' ')
+            c++;
+        if (c[1] != '\0')
+            line[length++] = ' ';
+    }
+    line[length] = '\0';
+}
+
+static void write_line(pulp_log_level_t level, const char *raw_message, void *baton)
 {
     struct timeval now;
     struct tm utc;
     char stamp[32];
+    char message[2048];
 
     (void)baton;
+    join_lines(raw_message, message, sizeof message);
     gettimeofday(&now, NULL);
     gmtime_r(&now.tv_sec, &utc);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);

@@ -77,7 +77,8 @@ workers_start() {
     done
     [ "${#started[@]}" -gt 0 ] || return 0
 
-    # A worker that cannot read its configuration or reach the database exits at once.
+    # A worker with an invalid configuration exits at once. It keeps retrying an unreachable
+    # database or broker instead.
     sleep 0.5
     for name in "${started[@]}"; do
         pid=$(read_pid "$PID_DIR/$name.pid")
