@@ -26,6 +26,12 @@
 static const char leader_lock_sql[] =
     "SELECT pg_advisory_lock(hashtextextended('pulp:housekeeper', 0))";
 
+/* A backend that waits for a lock reads nothing from its client. Without this check, the
+ * session of a worker that exited or died keeps waiting, and keeps its connection slot, until
+ * the lock is granted to it. PostgreSQL 14 added the setting, and an older server rejects it,
+ * which changes nothing else. */
+static const char connection_check_sql[] = "SET client_connection_check_interval = '5s'";
+
 typedef struct leader_job {
     const char *name;
     int interval_ms;
@@ -268,6 +274,7 @@ static void request_lock(supervisor_t *sv)
         pulp_error_clear(&error);
         return;
     }
+    pulp_db_command(leader->db, NULL, connection_check_sql, 0, NULL);
     if (!PQsendQueryParams(leader->db, leader_lock_sql, 0, NULL, NULL, NULL, NULL, 0)) {
         lose_session(leader, PQerrorMessage(leader->db));
         return;

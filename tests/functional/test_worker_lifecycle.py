@@ -345,6 +345,31 @@ def test_stopped_worker_missing_then_back(managed_stack, extra_workers):
     assert worker_row(managed_stack, paused.name) is None
 
 
+def worker_sessions(stack, name):
+    """Return the application names of the database sessions of the named worker."""
+    return run_sql(stack, "SELECT application_name FROM pg_stat_activity"
+                          " WHERE application_name LIKE 'pulp-worker ' || :'name' || '%';",
+                   name=name).splitlines()
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGKILL])
+def test_ended_worker_leaves_no_session(managed_stack, extra_workers, signal_number):
+    worker = extra_workers("ended", "--queue", f"pulp.test.{uuid.uuid4().hex}")
+    # Its housekeeping session waits for the lock that the leader holds.
+    wait_until(lambda: f"pulp-worker {worker.name} housekeeping" in
+               worker_sessions(managed_stack, worker.name),
+               timeout=30, message=f"the sessions of {worker.name}")
+    assert "became leader" not in worker.log()
+
+    os.killpg(worker.pid, signal_number)
+    worker.process.wait(timeout=60)
+    # PostgreSQL checks every 5 s whether the client of a waiting session is gone.
+    wait_until(lambda: worker_sessions(managed_stack, worker.name) == [], timeout=15,
+               message=f"the sessions of {worker.name} to end")
+    # A killed worker cannot delete its own row.
+    run_sql(managed_stack, "DELETE FROM workers WHERE name = :'name';", name=worker.name)
+
+
 # --- start-up with a dependency down --------------------------------------------------------
 
 
