@@ -183,10 +183,14 @@ class FeedHandler(http.server.SimpleHTTPRequestHandler):
     def do_GET(self):
         path = unquote(urlsplit(self.path).path)
         self.server.record(path, dict(self.headers))
-        fault = self.server.faults.get(path)
-        if fault is None:
-            return super().do_GET()
-        return self.answer_fault(fault)
+        self.server.begin_response(path)
+        try:
+            fault = self.server.faults.get(path)
+            if fault is None:
+                return super().do_GET()
+            return self.answer_fault(fault)
+        finally:
+            self.server.end_response(path)
 
     def send_body_headers(self, body):
         self.send_response(200)
@@ -234,7 +238,8 @@ class FeedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     tls_context (a server-side ssl.SSLContext) is given.
 
     faults maps URL paths to Fault objects, requests records (path, headers) of every
-    request, and tls_errors records the message of every failed TLS handshake."""
+    request, tls_errors records the message of every failed TLS handshake, and
+    max_concurrent_packages is the largest number of .rpm responses sent at the same time."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -246,6 +251,8 @@ class FeedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.faults = {}
         self.requests = []
         self.tls_errors = []
+        self.concurrent_packages = 0
+        self.max_concurrent_packages = 0
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.thread = None
@@ -275,6 +282,18 @@ class FeedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def record(self, path, headers):
         with self.lock:
             self.requests.append((path, headers))
+
+    def begin_response(self, path):
+        if path.endswith(".rpm"):
+            with self.lock:
+                self.concurrent_packages += 1
+                self.max_concurrent_packages = max(self.max_concurrent_packages,
+                                                   self.concurrent_packages)
+
+    def end_response(self, path):
+        if path.endswith(".rpm"):
+            with self.lock:
+                self.concurrent_packages -= 1
 
     def requested(self, path):
         """Return the headers of each request of path so far."""
