@@ -162,6 +162,7 @@ class Fault:
     close    send the headers (with the full length) and half the body, then close
     trickle  send the body in `value`-byte pieces every 0.1 s
     corrupt  send the body with its middle byte changed
+    truncate send the first half of the body as a complete response
     redirect answer 302 to `value` (a URL)
     """
 
@@ -226,6 +227,11 @@ class FeedHandler(http.server.SimpleHTTPRequestHandler):
                 self.wfile.write(body[start:start + fault.value])
                 self.wfile.flush()
                 time.sleep(0.1)
+        elif fault.kind == "truncate":
+            whole = self.read_file()
+            body = whole[: len(whole) // 2]
+            self.send_body_headers(body)
+            self.wfile.write(body)
         elif fault.kind == "corrupt":
             body = bytearray(self.read_file())
             body[len(body) // 2] ^= 0xFF

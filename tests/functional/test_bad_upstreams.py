@@ -116,6 +116,24 @@ def test_checksum_mismatch(api, repo, feed):
     assert_unchanged(api, repo)
 
 
+def test_corrupt_package_kept_without_validation(api, repo, feed):
+    """With validate off, a package is checked against its size only, as in Pulp 2."""
+    feed.faults[TAPIR] = Fault("corrupt")
+    task, _ = sync(api, repo[0], override_config={"feed": feed.url, "validate": False})
+    assert task["state"] == "finished", task["error"]
+    assert feed.requested(TAPIR)
+    assert unit_counts(api, repo[0]).get("rpm", 0) > repo[1].get("rpm", 0)
+
+
+def test_truncated_package_rejected_without_validation(api, repo, feed):
+    """validate off still rejects a package of the wrong size."""
+    feed.faults[TAPIR] = Fault("truncate")
+    message = failed_sync(api, repo[0], feed.url, validate=False)
+    assert TAPIR in message
+    assert "size" in message
+    assert_unchanged(api, repo)
+
+
 def test_missing_metadata_file(api, repo, feed_dir, tmp_path):
     broken = tmp_path / "feed"
     shutil.copytree(feed_dir, broken)
