@@ -182,8 +182,10 @@ static package_job_t *package_job_new(content_t *c, PGresult *result, int row,
     package->size = atoll(PQgetvalue(result, row, 4));
     package->checksum_type = g_strdup(PQgetvalue(result, row, 5));
     package->checksum = g_strdup(PQgetvalue(result, row, 6));
-    /* Staged locations are absolute URLs (from an xml:base) or normalised relative paths. */
-    if (g_str_has_prefix(location, "http://") || g_str_has_prefix(location, "https://"))
+    /* Staged locations are absolute URLs (from an xml:base, whose scheme may be in any case)
+     * or normalised relative paths. */
+    if (g_ascii_strncasecmp(location, "http://", 7) == 0 ||
+        g_ascii_strncasecmp(location, "https://", 8) == 0)
         snprintf(url, sizeof url, "%s", location);
     else if (pulp_download_url_join(c->source->feed, location, url, sizeof url, error) !=
              PULP_OK) {

@@ -30,7 +30,7 @@ from yum_testing import (  # noqa: E402
     unique_id,
     unit_counts,
 )
-from yum_upstream import Fault, FeedServer, make_repo, make_test_repo, serve  # noqa: E402
+from yum_upstream import Fault, FeedServer, make_repo, make_test_repo, rewrite_metadata, serve  # noqa: E402
 
 TAPIR = "/Packages/tapir-2.0-1.noarch.rpm"
 
@@ -256,3 +256,16 @@ def test_feeds_sharing_packages_in_other_order(api, stack, tmp_path, httpd_feeds
             assert unit_counts(api, repo_id)["rpm"] == count
         some = tmp_path / f"{prefix}-0" / "Packages" / f"{names[0]}-1.0-1.noarch.rpm"
         assert len(stored_copies(stack, some)) == 1
+
+
+def test_location_base_with_upper_case_scheme(api, feed_dir, tmp_path):
+    """An xml:base is a URL, and URL schemes are case-insensitive."""
+    with serve(feed_dir) as server:
+        base = server.url.replace("http://", "HTTP://")
+        rewrite_metadata(feed_dir, "primary", lambda text: text.replace(
+            '<location href="', f'<location xml:base="{base}" href="'))
+        repo_id = unique_id("base")
+        create_repo(api, repo_id, "http://127.0.0.1:9/unused/")
+        task, spawned = sync(api, repo_id, override_config={"feed": server.url})
+    assert task["state"] == "finished", task["error"]
+    assert unit_counts(api, repo_id)["rpm"] == 6
