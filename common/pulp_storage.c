@@ -132,6 +132,21 @@ static int is_sha256_hex(const char *digest)
     return 1;
 }
 
+/* Returns how many bytes of name go into a store path: all of them, or as many whole UTF-8
+ * characters as keep "<sha256>-<name>" within the 255 bytes of a file name (NAME_MAX). */
+static size_t stored_name_length(const char *name)
+{
+    size_t max = NAME_MAX - PULP_SHA256_HEX_LENGTH - 1;
+    size_t length = strlen(name);
+
+    if (length <= max)
+        return length;
+    length = max;
+    while (length > 0 && ((unsigned char)name[length] & 0xC0) == 0x80)
+        length--;
+    return length;
+}
+
 pulp_status_t pulp_storage_content_path(const char *type_id, const char *sha256,
                                         const char *name, char *out, size_t out_size,
                                         pulp_error_t *error)
@@ -149,7 +164,8 @@ pulp_status_t pulp_storage_content_path(const char *type_id, const char *sha256,
                               "invalid SHA-256 digest \"%s\": expected 64 lower-case hex digits",
                               sha256 ? sha256 : "");
 
-    length = snprintf(out, out_size, "content/%s/%.2s/%s-%s", type_id, sha256, sha256, name);
+    length = snprintf(out, out_size, "content/%s/%.2s/%s-%.*s", type_id, sha256, sha256,
+                      (int)stored_name_length(name), name);
     if (length < 0 || (size_t)length >= out_size)
         return pulp_error_set(error, PULP_ERR_INVALID_VALUE,
                               "invalid file name \"%s\": the store path is too long", name);

@@ -42,7 +42,8 @@ pulp_status_t pulp_storage_path_normalize(const char *path, size_t length, char 
 int pulp_storage_name_is_valid(const char *name);
 
 /* Writes the store path of a file, relative to the storage directory:
- * content/<type_id>/<sha256[0:2]>/<sha256>-<name>. Fails on an invalid type id, name or
+ * content/<type_id>/<sha256[0:2]>/<sha256>-<name>, where a name longer than 190 bytes is
+ * cut so that the last component fits in 255 bytes. Fails on an invalid type id, name or
  * digest. */
 pulp_status_t pulp_storage_content_path(const char *type_id, const char *sha256,
                                         const char *name, char *out, size_t out_size,

@@ -269,3 +269,22 @@ def test_location_base_with_upper_case_scheme(api, feed_dir, tmp_path):
         task, spawned = sync(api, repo_id, override_config={"feed": server.url})
     assert task["state"] == "finished", task["error"]
     assert unit_counts(api, repo_id)["rpm"] == 6
+
+
+def test_long_package_file_name(api, stack, feed_dir):
+    """A file name of 220 bytes is valid, but with the 65 bytes of "<sha256>-" in front it
+    would exceed the 255 bytes that a file name may have on Linux filesystems."""
+    long_name = "tapir-" + "x" * 210 + ".rpm"
+    (feed_dir / TAPIR.lstrip("/")).rename(feed_dir / "Packages" / long_name)
+    rewrite_metadata(feed_dir, "primary", lambda text: text.replace(
+        'href="Packages/tapir-2.0-1.noarch.rpm"', f'href="Packages/{long_name}"'))
+    with serve(feed_dir) as server:
+        repo_id = unique_id("long")
+        create_repo(api, repo_id, server.url)
+        task, spawned = sync(api, repo_id)
+    assert task["state"] == "finished", task["error"]
+    assert unit_counts(api, repo_id)["rpm"] == 6
+    assert spawned[0]["state"] == "finished", spawned[0]["error"]
+    stored = stored_copies(stack, feed_dir / "Packages" / long_name)
+    assert len(stored) == 1
+    assert len(stored[0].name.encode()) <= 255

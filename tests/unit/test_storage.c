@@ -137,6 +137,32 @@ START_TEST(content_path_layout)
 }
 END_TEST
 
+/* "<sha256>-<name>" must fit in one file name (255 bytes): a longer name is cut, and never
+ * inside a UTF-8 character. */
+START_TEST(content_path_long_name)
+{
+    char name[256];
+    char out[PULP_STORAGE_PATH_MAX];
+    const char *last;
+
+    memset(name, 'x', 200);
+    strcpy(name + 200, ".rpm");
+    ck_assert_int_eq(pulp_storage_content_path("rpm", HELLO_SHA256, name, out, sizeof out,
+                                               NULL), PULP_OK);
+    last = strrchr(out, '/') + 1;
+    ck_assert_uint_eq(strlen(last), 255);
+    ck_assert(strncmp(last + 65, "xxxx", 4) == 0);
+
+    /* A two-byte character (U+00E9) that would straddle the limit is left out whole. */
+    memset(name, 'x', 189);
+    strcpy(name + 189, "\xc3\xa9tail.rpm");
+    ck_assert_int_eq(pulp_storage_content_path("rpm", HELLO_SHA256, name, out, sizeof out,
+                                               NULL), PULP_OK);
+    last = strrchr(out, '/') + 1;
+    ck_assert_uint_eq(strlen(last), 65 + 189);
+}
+END_TEST
+
 START_TEST(commit_stores_verified_file)
 {
     pulp_error_t error = PULP_ERROR_INIT;
@@ -402,6 +428,7 @@ static Suite *storage_suite(void)
     tcase_add_test(paths, normalize_rejects_too_long);
     tcase_add_test(paths, name_validity);
     tcase_add_test(paths, content_path_layout);
+    tcase_add_test(paths, content_path_long_name);
     suite_add_tcase(suite, paths);
 
     tcase_add_checked_fixture(files, make_storage, remove_storage);
