@@ -69,6 +69,8 @@ typedef struct content {
     int outstanding;
     int fragments_ready;
     package_batch_t batch;
+    /* Packages at the head of the batch whose files the last syncfs(2) made durable. */
+    guint durable;
     /* 1 while a batch insert runs on the connection (flush_batch). */
     int insert_pending;
     /* Staged packages whose unit is known (in yum_sync_matched). */
@@ -220,11 +222,11 @@ static pulp_status_t submit(content_t *c, package_job_t *package, pulp_error_t *
 
 /* --- batches of stored packages ------------------------------------------------------- */
 
-static char *int_array(GPtrArray *values)
+static char *int_array(GPtrArray *values, guint count)
 {
     GString *out = g_string_new("{");
 
-    for (guint i = 0; i < values->len; i++)
+    for (guint i = 0; i < count; i++)
         g_string_append_printf(out, "%s%s", i ? "," : "", (const char *)values->pdata[i]);
     g_string_append_c(out, '}');
     return g_string_free(out, FALSE);
@@ -238,12 +240,13 @@ static void batch_init(package_batch_t *batch)
     batch->sizes = g_ptr_array_new_with_free_func(g_free);
 }
 
-static void batch_clear(package_batch_t *batch)
+/* Removes the first count packages of the batch. */
+static void batch_drop_head(package_batch_t *batch, guint count)
 {
-    g_ptr_array_set_size(batch->seqs, 0);
-    g_ptr_array_set_size(batch->paths, 0);
-    g_ptr_array_set_size(batch->digests, 0);
-    g_ptr_array_set_size(batch->sizes, 0);
+    g_ptr_array_remove_range(batch->seqs, 0, count);
+    g_ptr_array_remove_range(batch->paths, 0, count);
+    g_ptr_array_remove_range(batch->digests, 0, count);
+    g_ptr_array_remove_range(batch->sizes, 0, count);
 }
 
 static void batch_free(package_batch_t *batch)
@@ -276,32 +279,50 @@ static pulp_status_t finish_insert(content_t *c, pulp_error_t *error)
     return status;
 }
 
-/* Makes the batch's files durable, then starts the insert of their units. PostgreSQL runs
- * it while the downloads go on, and finish_insert reads its result. */
+/* Returns 1 while the batch insert sent last still runs, so that reading its result would
+ * wait. */
+static int insert_running(content_t *c)
+{
+    if (!c->insert_pending)
+        return 0;
+    /* A failed read shows in finish_insert, which then does not wait. */
+    if (!PQconsumeInput(c->source->db))
+        return 0;
+    return PQisBusy(c->source->db);
+}
+
+/* Makes the files of the first COMMIT_BATCH packages of the batch durable, then starts the
+ * insert of their units. PostgreSQL runs it while the downloads go on, and finish_insert
+ * reads its result. Inserts stay this small even when thousands of stored packages waited
+ * for filelists and other, so that reading the download queue back never waits long. */
 static pulp_status_t flush_batch(content_t *c, pulp_error_t *error)
 {
     package_batch_t *batch = &c->batch;
+    guint count = MIN(batch->seqs->len, COMMIT_BATCH);
     const char *params[4];
     int sent;
 
     if (finish_insert(c, error) != PULP_OK)
         return error->status;
-    if (batch->seqs->len == 0)
+    if (count == 0)
         return PULP_OK;
-    if (pulp_storage_sync(c->source->storage_dir, error) != PULP_OK)
-        return error->status;
+    if (c->durable < count) {
+        if (pulp_storage_sync(c->source->storage_dir, error) != PULP_OK)
+            return error->status;
+        c->durable = batch->seqs->len;
+    }
 
-    params[0] = int_array(batch->seqs);
-    params[1] = pulp_db_text_array((const char *const *)batch->paths->pdata, batch->paths->len);
-    params[2] = pulp_db_text_array((const char *const *)batch->digests->pdata,
-                                   batch->digests->len);
-    params[3] = int_array(batch->sizes);
+    params[0] = int_array(batch->seqs, count);
+    params[1] = pulp_db_text_array((const char *const *)batch->paths->pdata, count);
+    params[2] = pulp_db_text_array((const char *const *)batch->digests->pdata, count);
+    params[3] = int_array(batch->sizes, count);
     sent = PQsendQueryParams(c->source->db, insert_units_sql, 4, NULL, params, NULL, NULL, 0);
     g_free((char *)params[0]);
     free((char *)params[1]);
     free((char *)params[2]);
     g_free((char *)params[3]);
-    batch_clear(batch);
+    batch_drop_head(batch, count);
+    c->durable -= count;
     if (!sent)
         return pulp_error_set(error, PULP_ERR_UNAVAILABLE, "could not insert package units: %s",
                               PQerrorMessage(c->source->db));
@@ -415,7 +436,7 @@ static pulp_status_t service(content_t *c, int wait_ms, pulp_error_t *error)
 {
     if (collect(c, wait_ms, error) != PULP_OK)
         return error->status;
-    if (c->fragments_ready && c->batch.seqs->len >= COMMIT_BATCH &&
+    if (c->fragments_ready && c->batch.seqs->len >= COMMIT_BATCH && !insert_running(c) &&
         flush_batch(c, error) != PULP_OK)
         return error->status;
     if (top_up(c, error) != PULP_OK)
@@ -557,7 +578,11 @@ static pulp_status_t run_step(content_t *c, pulp_error_t *error)
         if (service(c, 50, error) != PULP_OK)
             return error->status;
     }
-    if (flush_batch(c, error) != PULP_OK || finish_insert(c, error) != PULP_OK)
+    while (c->batch.seqs->len > 0) {
+        if (flush_batch(c, error) != PULP_OK)
+            return error->status;
+    }
+    if (finish_insert(c, error) != PULP_OK)
         return error->status;
     if (match_rest(c, error) != PULP_OK)
         return error->status;
