@@ -542,10 +542,14 @@ static pulp_status_t rename_into_place(pulp_storage_file_t *file, char *final_pa
     }
     if (rename(file->temp_path, final_path) == 0)
         return PULP_OK;
-    if (errno == ENOENT && make_parent(final_path, error) != PULP_OK)
-        return error ? error->status : PULP_ERR_INTERNAL;
-    if (errno == ENOENT && rename(file->temp_path, final_path) == 0)
-        return PULP_OK;
+    /* make_parent may leave errno at EEXIST (another process made the directory first), so
+     * the retry does not look at errno. */
+    if (errno == ENOENT) {
+        if (make_parent(final_path, error) != PULP_OK)
+            return error ? error->status : PULP_ERR_INTERNAL;
+        if (rename(file->temp_path, final_path) == 0)
+            return PULP_OK;
+    }
     return pulp_error_set(error, PULP_ERR_INTERNAL, "could not rename \"%s\" to \"%s\": %s",
                           file->temp_path, final_path, strerror(errno));
 }
@@ -593,10 +597,12 @@ static pulp_status_t link_into_place(pulp_storage_file_t *file, char *final_path
 {
     if (link_anonymous(file, final_path) == 0)
         return PULP_OK;
-    if (errno == ENOENT && make_parent(final_path, error) != PULP_OK)
-        return error ? error->status : PULP_ERR_INTERNAL;
-    if (errno == ENOENT && link_anonymous(file, final_path) == 0)
-        return PULP_OK;
+    if (errno == ENOENT) {
+        if (make_parent(final_path, error) != PULP_OK)
+            return error ? error->status : PULP_ERR_INTERNAL;
+        if (link_anonymous(file, final_path) == 0)
+            return PULP_OK;
+    }
     if (errno != EEXIST)
         return pulp_error_set(error, PULP_ERR_INTERNAL, "could not link %s to \"%s\": %s",
                               file->label, final_path, strerror(errno));
