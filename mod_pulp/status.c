@@ -11,10 +11,13 @@ static json_object *known_workers(PGconn *db, pulp_error_t *error)
     json_object *workers = json_object_new_array();
     PGresult *result;
 
+    /* The heartbeat is checked here too, because the leader marks a silent worker missing
+     * only every few seconds, and not at all while no worker is the leader. */
     result = pulp_db_query(db, error,
                            "SELECT name, to_char(last_heartbeat AT TIME ZONE 'UTC',"
                            " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM workers"
-                           " WHERE NOT missing ORDER BY name",
+                           " WHERE NOT missing AND last_heartbeat >= now() - interval '30 seconds'"
+                           " ORDER BY name",
                            0, NULL);
     if (!result)
         return workers;

@@ -327,7 +327,9 @@ def test_stopped_worker_missing_then_back(managed_stack, extra_workers):
         listed = known_workers(managed_stack)
         assert quiet in listed
         assert live <= listed
-        assert worker_row(managed_stack, paused.name)[0] is True
+        # /status/ hides a silent worker at once; the leader marks its row a little later.
+        wait_until(lambda: worker_row(managed_stack, paused.name)[0] is True, timeout=20,
+                   interval=0.2, message=f"{paused.name} marked missing")
         assert worker_row(managed_stack, quiet)[0] is False
         leader_logs = managed_stack.log("worker-1.log") + managed_stack.log("worker-2.log")
         assert f"worker {paused.name} is missing: no heartbeat for 30 s" in leader_logs
@@ -343,6 +345,25 @@ def test_stopped_worker_missing_then_back(managed_stack, extra_workers):
     assert age < 5
     assert paused.stop() == 0
     assert worker_row(managed_stack, paused.name) is None
+
+
+def test_status_hides_silent_worker_without_leader(managed_stack, stopped_workers):
+    """With no worker running, nobody marks rows missing: /status/ checks the heartbeat."""
+    silent = f"silent-{uuid.uuid4().hex[:8]}@test"
+    recent = f"recent-{uuid.uuid4().hex[:8]}@test"
+    run_sql(managed_stack,
+            "INSERT INTO workers (name, hostname, pid, concurrency, last_heartbeat) VALUES"
+            " (:'silent', 'test', 1, 1, now() - interval '40 seconds'),"
+            " (:'recent', 'test', 1, 1, now() - interval '5 seconds');",
+            silent=silent, recent=recent)
+    try:
+        listed = known_workers(managed_stack)
+        assert silent not in listed
+        assert recent in listed
+        assert worker_row(managed_stack, silent)[0] is False
+    finally:
+        run_sql(managed_stack, "DELETE FROM workers WHERE name IN (:'silent', :'recent');",
+                silent=silent, recent=recent)
 
 
 def worker_sessions(stack, name):
