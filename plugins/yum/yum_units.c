@@ -100,6 +100,13 @@ pulp_status_t yum_unit_upsert(PGconn *db, const char *type_id, json_object *unit
 
 /* --- the final transaction -------------------------------------------------------------- */
 
+/* Locks the units to update in the order of their ids before the UPDATE, whose plan may
+ * visit them in any order: two syncs that update the same units then wait for each other
+ * instead of deadlocking. */
+static const char lock_updates_sql[] =
+    "SELECT 1 FROM units u JOIN yum_sync_updates p ON u.id = p.unit_id"
+    " ORDER BY u.id FOR UPDATE OF u";
+
 static const char apply_updates_sql[] =
     "UPDATE units u SET metadata = p.metadata, storage_path = p.storage_path,"
     "       sha256 = p.sha256, size = p.size, updated = now()"
@@ -248,7 +255,8 @@ static pulp_status_t apply_changes(PGconn *db, const char *repo_id, json_object 
     long long retain_old_count = yum_config_int(config, "retain_old_count", -1);
     long long removed;
 
-    if (pulp_db_command(db, error, apply_updates_sql, 0, NULL) != PULP_OK)
+    if (pulp_db_command(db, error, lock_updates_sql, 0, NULL) != PULP_OK ||
+        pulp_db_command(db, error, apply_updates_sql, 0, NULL) != PULP_OK)
         return error->status;
     counts->added = affected_rows(db, add_sql, 1, params, error);
     if (counts->added < 0)
