@@ -25,11 +25,11 @@ WARNINGS += -Werror
 endif
 BASE_CFLAGS = -std=gnu11 -fPIC -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) $(SANITIZE) -I. -Icommon
 
-DEPS_CFLAGS = $(PQ_CFLAGS) $(JSONC_CFLAGS) $(APR_CFLAGS)
+DEPS_CFLAGS = $(PQ_CFLAGS) $(JSONC_CFLAGS) $(APR_CFLAGS) $(CRYPTO_CFLAGS)
 WORKER_CFLAGS = $(DEPS_CFLAGS) $(PROTON_CFLAGS) $(CURL_CFLAGS) $(CREATEREPO_CFLAGS) \
                 $(GLIB_CFLAGS) $(RPM_CFLAGS) $(ARCHIVE_CFLAGS)
 MODULE_CFLAGS = -I$(HTTPD_INCLUDEDIR) $(HTTPD_CPPFLAGS) $(APR_CFLAGS) $(APRUTIL_CFLAGS) \
-                $(PQ_CFLAGS) $(JSONC_CFLAGS) $(PROTON_CFLAGS)
+                $(PQ_CFLAGS) $(JSONC_CFLAGS) $(PROTON_CFLAGS) $(CRYPTO_CFLAGS)
 
 # common/ and the plugins' configuration checks: no httpd and no proton headers.
 COMMON_SRCS := $(wildcard common/*.c) $(wildcard plugins/*/*_config.c)
@@ -46,7 +46,7 @@ MIGRATIONS := $(sort $(wildcard sql/[0-9]*.sql))
 COMMON_LIB := $(B)/libpulpcommon.a
 AMQP_LIB := $(B)/libpulpamqp.a
 WORKER_LIB := $(B)/libpulpworker.a
-COMMON_LDLIBS = $(PQ_LIBS) $(JSONC_LIBS) $(APR_LIBS) $(CRYPT_LIBS)
+COMMON_LDLIBS = $(PQ_LIBS) $(JSONC_LIBS) $(APR_LIBS) $(CRYPT_LIBS) $(CRYPTO_LIBS)
 WORKER_LDLIBS = $(PROTON_LIBS) $(CURL_LIBS) $(CREATEREPO_LIBS) $(GLIB_LIBS) $(RPM_LIBS) \
                 $(ARCHIVE_LIBS) $(COMMON_LDLIBS) -lm
 
