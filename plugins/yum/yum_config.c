@@ -2,8 +2,11 @@
  *
  * Built into the common library, so mod_pulp validates configurations without the worker's
  * libraries. The sync and publish code is in the other files of this folder. */
+#include <openssl/x509.h>
+
 #include "pulp_config_check.h"
 #include "pulp_plugins.h"
+#include "pulp_x509.h"
 
 static const char *const rpm_key[] = {
     "name", "epoch", "version", "release", "arch", "checksumtype", "checksum", NULL,
@@ -147,9 +150,63 @@ static pulp_status_t validate_importer(json_object *config, pulp_error_t *error)
     return PULP_OK;
 }
 
+static pulp_status_t invalid_value(const char *key, pulp_error_t *error)
+{
+    json_object *names = json_object_new_array();
+
+    json_object_array_add(names, json_object_new_string(key));
+    pulp_error_add_data(error, "property_names", names);
+    return error->status;
+}
+
+/* An auth_ca that is set must parse, even on a distributor that is not protected yet. */
+static pulp_status_t check_auth_ca(json_object *config, pulp_error_t *error)
+{
+    json_object *value = NULL;
+    X509_STORE *store = NULL;
+    pulp_error_t reason = PULP_ERROR_INIT;
+
+    if (!json_object_object_get_ex(config, "auth_ca", &value) || !value)
+        return PULP_OK;
+    if (pulp_x509_store_from_pem(json_object_get_string(value), &store, &reason) != PULP_OK) {
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid auth_ca: %s; set it to the PEM "
+                       "text of the CA certificates that sign the clients' certificates",
+                       reason.message);
+        pulp_error_clear(&reason);
+        return invalid_value("auth_ca", error);
+    }
+    X509_STORE_free(store);
+    return PULP_OK;
+}
+
+/* httpd checks client certificates only over HTTPS, so a protected repository must have its
+ * https tree. Whether a CA is available (auth_ca or httpd's PulpRepoAuthCA) is checked by
+ * mod_pulp, which knows its own configuration. */
+static pulp_status_t check_protected(json_object *config, pulp_error_t *error)
+{
+    json_object *protected = NULL;
+    json_object *https = NULL;
+
+    if (!json_object_object_get_ex(config, "protected", &protected) ||
+        !pulp_config_is_true(protected))
+        return PULP_OK;
+    json_object_object_get_ex(config, "https", &https);
+    if (pulp_config_is_true(https))
+        return PULP_OK;
+    pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid https: a protected repository is "
+                   "served only over HTTPS, so \"protected\": true requires \"https\": true");
+    return invalid_value("https", error);
+}
+
 static pulp_status_t validate_distributor(json_object *config, pulp_error_t *error)
 {
-    return pulp_config_check(config, distributor_keys, error);
+    if (pulp_config_check(config, distributor_keys, error) != PULP_OK)
+        return error->status;
+    if (!config)
+        return PULP_OK;
+    if (check_auth_ca(config, error) != PULP_OK || check_protected(config, error) != PULP_OK)
+        return error->status;
+    return PULP_OK;
 }
 
 const pulp_importer_type_t pulp_yum_importer_type = {

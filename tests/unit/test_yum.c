@@ -132,6 +132,44 @@ START_TEST(distributor_requires_keys)
 }
 END_TEST
 
+START_TEST(distributor_protected_needs_https)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    ck_assert_int_eq(check_distributor("{\"relative_url\": \"x\", \"http\": true,"
+                                       " \"https\": false, \"protected\": true}", &error),
+                     PULP_ERR_INVALID_VALUE);
+    ck_assert_ptr_nonnull(strstr(error.message, "https"));
+    pulp_error_clear(&error);
+    ck_assert_int_eq(check_distributor("{\"relative_url\": \"x\", \"http\": true,"
+                                       " \"https\": \"false\", \"protected\": \"True\"}",
+                                       &error),
+                     PULP_ERR_INVALID_VALUE);
+    pulp_error_clear(&error);
+    ck_assert_int_eq(check_distributor("{\"relative_url\": \"x\", \"http\": true,"
+                                       " \"https\": false, \"protected\": false}", &error),
+                     PULP_OK);
+    ck_assert_int_eq(check_distributor("{\"relative_url\": \"x\", \"http\": false,"
+                                       " \"https\": true, \"protected\": true}", &error),
+                     PULP_OK);
+}
+END_TEST
+
+START_TEST(distributor_rejects_invalid_auth_ca)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    ck_assert_int_eq(check_distributor("{\"relative_url\": \"x\", \"http\": false,"
+                                       " \"https\": true, \"auth_ca\": \"not PEM\"}", &error),
+                     PULP_ERR_INVALID_VALUE);
+    ck_assert_ptr_nonnull(strstr(error.message, "invalid auth_ca"));
+    pulp_error_clear(&error);
+    ck_assert_int_eq(check_distributor("{\"relative_url\": \"x\", \"http\": false,"
+                                       " \"https\": true, \"auth_ca\": null}", &error),
+                     PULP_OK);
+}
+END_TEST
+
 START_TEST(content_types_registered)
 {
     static const char *const types[] = {
@@ -593,6 +631,8 @@ static Suite *yum_suite(void)
     tcase_add_test(config, importer_rejects_bad_values);
     tcase_add_test(config, importer_requires_credential_pairs);
     tcase_add_test(config, distributor_requires_keys);
+    tcase_add_test(config, distributor_protected_needs_https);
+    tcase_add_test(config, distributor_rejects_invalid_auth_ca);
     tcase_add_test(config, content_types_registered);
     suite_add_tcase(suite, config);
 
