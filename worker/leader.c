@@ -332,12 +332,27 @@ static void run_due_jobs(supervisor_t *sv)
     }
 }
 
+/* Ends the housekeeping session when the worker starts to stop. Its running tasks may keep
+ * it alive for a while, and another worker takes over the housekeeping meanwhile. */
+static void step_down(leader_t *leader)
+{
+    if (leader->state == LEADER_LEADING)
+        pulp_log_info("stopping: leaving the housekeeping to another worker");
+    PQfinish(leader->db);
+    leader->db = NULL;
+    leader->state = LEADER_DISCONNECTED;
+    leader->n_suspects = 0;
+}
+
 void pulp_leader_process(supervisor_t *sv, short revents)
 {
     leader_t *leader = &sv->leader;
 
-    if (sv->stopping)
+    if (sv->stopping) {
+        if (leader->db)
+            step_down(leader);
         return;
+    }
     if (leader->state == LEADER_DISCONNECTED) {
         if (pulp_monotonic_ms() >= leader->retry_ms)
             request_lock(sv);

@@ -201,6 +201,26 @@ def test_sigterm_lets_running_task_finish(fapi, fault_stack):
     assert others == {"worker-2" if name == "worker-1" else "worker-1"}
 
 
+def test_stopping_leader_hands_over_housekeeping(fapi, fault_stack):
+    old_leader = wait_until(lambda: leader(fault_stack), message="a leader")
+    ids = [diagnostic(fapi, "sleep", 6, resource=unique_resource()) for _ in range(4)]
+    reports = [wait_state(fapi, task_id, {"running"}) for task_id in ids]
+    on_leader = [r["task_id"] for r in reports if worker_of(r) == old_leader]
+    assert on_leader, "no task ran on the leader"
+    supervisor = fault_stack.pid(old_leader)
+
+    os.kill(supervisor, signal.SIGTERM)
+    # The stopping worker waits for its tasks, but the housekeeping moves on at once.
+    new_leader = wait_until(lambda: leader(fault_stack) != old_leader and leader(fault_stack),
+                            timeout=REAP_LIMIT, interval=0.05, message="a new leader")
+    assert new_leader != old_leader
+    assert pid_alive(supervisor)
+    assert "leaving the housekeeping to another worker" in fault_stack.log(f"{old_leader}.log")
+    for task_id in ids:
+        assert wait_task(fapi, task_id, timeout=20)["state"] == "finished"
+    wait_until(lambda: not pid_alive(supervisor), timeout=10, message="the worker to exit")
+
+
 def test_second_sigterm_stops_running_task(fapi, fault_stack):
     task_id = diagnostic(fapi, "sleep", 60)
     name = worker_of(wait_state(fapi, task_id, {"running"}))
