@@ -2,9 +2,14 @@
 
 #include <string.h>
 
+#include <apr_file_io.h>
 #include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <openssl/x509.h>
 
 #include "mod_pulp.h"
+#include "pulp_x509.h"
 
 #define DEFAULT_BROKER "amqp://127.0.0.1:5672"
 #define DEFAULT_TASK_QUEUE "pulp.tasks"
@@ -12,6 +17,8 @@
 #define DEFAULT_MAX_BODY_SIZE ((apr_off_t)100 * 1024 * 1024)
 #define UNSET_SIZE ((apr_off_t)-1)
 #define UNSET_FLAG (-1)
+/* A CA bundle is a few kilobytes; the limit only stops a wrong path from loading a huge file. */
+#define MAX_CA_FILE_SIZE ((apr_off_t)1024 * 1024)
 
 const pulp_directive_info_t pulp_directive_info[] = {
     { "PulpDatabase", "none (the API answers 503 until it is set)", "virtual host overrides" },
@@ -20,6 +27,8 @@ const pulp_directive_info_t pulp_directive_info[] = {
     { "PulpStorageDir", DEFAULT_STORAGE_DIR, "virtual host overrides" },
     { "PulpMaxBodySize", "104857600 (100 MiB)", "virtual host overrides" },
     { "PulpDiagnosticTasks", "Off", "virtual host overrides" },
+    { "PulpRepoAuthCA", "none (a protected repository needs its own auth_ca)",
+      "virtual host overrides" },
     { NULL, NULL, NULL },
 };
 
@@ -47,6 +56,13 @@ void *pulp_merge_server_config(apr_pool_t *pool, void *base_config, void *add_co
                                                               : base->max_body_size;
     merged->diagnostic_tasks = add->diagnostic_tasks != UNSET_FLAG ? add->diagnostic_tasks
                                                                     : base->diagnostic_tasks;
+    if (add->repo_auth_ca) {
+        merged->repo_auth_ca = add->repo_auth_ca;
+        merged->repo_auth_ca_store = add->repo_auth_ca_store;
+    } else {
+        merged->repo_auth_ca = base->repo_auth_ca;
+        merged->repo_auth_ca_store = base->repo_auth_ca_store;
+    }
     return merged;
 }
 
@@ -110,6 +126,77 @@ static const char *set_diagnostic_tasks(cmd_parms *cmd, void *dir, int flag)
     return NULL;
 }
 
+static apr_status_t free_store(void *store)
+{
+    X509_STORE_free(store);
+    return APR_SUCCESS;
+}
+
+/* Reads the whole file at path into a NUL-terminated string from pool. */
+static const char *read_text_file(apr_pool_t *pool, const char *path, const char **text)
+{
+    apr_file_t *file = NULL;
+    apr_finfo_t info;
+    apr_size_t length;
+    char *buffer;
+    apr_status_t rv;
+    char reason[120];
+
+    rv = apr_file_open(&file, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, pool);
+    if (rv == APR_SUCCESS)
+        rv = apr_file_info_get(&info, APR_FINFO_SIZE, file);
+    if (rv != APR_SUCCESS) {
+        if (file)
+            apr_file_close(file);
+        return apr_psprintf(pool, "could not read \"%s\": %s", path,
+                            apr_strerror(rv, reason, sizeof reason));
+    }
+    if (info.size > MAX_CA_FILE_SIZE) {
+        apr_file_close(file);
+        return apr_psprintf(pool, "\"%s\" is larger than %" APR_OFF_T_FMT " bytes", path,
+                            MAX_CA_FILE_SIZE);
+    }
+    length = (apr_size_t)info.size;
+    buffer = apr_palloc(pool, length + 1);
+    rv = apr_file_read_full(file, buffer, length, &length);
+    apr_file_close(file);
+    if (rv != APR_SUCCESS && rv != APR_EOF)
+        return apr_psprintf(pool, "could not read \"%s\": %s", path,
+                            apr_strerror(rv, reason, sizeof reason));
+    buffer[length] = '\0';
+    *text = buffer;
+    return NULL;
+}
+
+/* Loads the CA file once, when httpd reads its configuration, so that a bad file stops
+ * httpd from starting instead of failing every request. */
+static const char *set_repo_auth_ca(cmd_parms *cmd, void *dir, const char *value)
+{
+    pulp_server_config_t *config = server_config(cmd);
+    pulp_error_t error = PULP_ERROR_INIT;
+    const char *path = ap_server_root_relative(cmd->pool, value);
+    const char *text = NULL;
+    const char *failure;
+    X509_STORE *store = NULL;
+
+    (void)dir;
+    if (!path)
+        return apr_psprintf(cmd->pool, "PulpRepoAuthCA: invalid path \"%s\"", value);
+    failure = read_text_file(cmd->temp_pool, path, &text);
+    if (failure)
+        return apr_pstrcat(cmd->pool, "PulpRepoAuthCA: ", failure, NULL);
+    if (pulp_x509_store_from_pem(text, &store, &error) != PULP_OK) {
+        failure = apr_psprintf(cmd->pool, "PulpRepoAuthCA: invalid CA file \"%s\": %s", path,
+                               error.message);
+        pulp_error_clear(&error);
+        return failure;
+    }
+    apr_pool_cleanup_register(cmd->pool, store, free_store, apr_pool_cleanup_null);
+    config->repo_auth_ca = path;
+    config->repo_auth_ca_store = store;
+    return NULL;
+}
+
 const command_rec pulp_directives[] = {
     AP_INIT_TAKE1("PulpDatabase", set_database, NULL, RSRC_CONF,
                   "libpq connection string of the Pulp database"),
@@ -124,6 +211,9 @@ const command_rec pulp_directives[] = {
                   "largest accepted request body in bytes (default 104857600)"),
     AP_INIT_FLAG("PulpDiagnosticTasks", set_diagnostic_tasks, NULL, RSRC_CONF,
                  "accept the diagnostic task kind used by the test suite (default Off)"),
+    AP_INIT_TAKE1("PulpRepoAuthCA", set_repo_auth_ca, NULL, RSRC_CONF,
+                  "PEM file of the CA certificates that sign the client certificates of "
+                  "protected repositories without their own auth_ca (default none)"),
     { NULL },
 };
 

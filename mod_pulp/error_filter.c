@@ -1,4 +1,5 @@
-/* JSON bodies for the errors that httpd itself sends inside /pulp/api.
+/* JSON bodies for the errors that httpd itself sends inside /pulp/api, and for the errors
+ * of the module's hooks outside it (PULP_ERROR_MESSAGE_NOTE).
  *
  * The module's handlers write their own Pulp error bodies. Errors that httpd raises outside
  * them (413 from LimitRequestBody, 400 for a malformed header, 408, 500 from another module)
@@ -52,8 +53,10 @@ static const char *error_body(request_rec *r)
     const char *text;
 
     /* The status line, not r->notes "error-notes": those notes may hold HTML. */
-    message = apr_psprintf(r->pool, "the server rejected the request: %s",
-                           status_line ? status_line : "error");
+    message = apr_table_get(r->notes, PULP_ERROR_MESSAGE_NOTE);
+    if (!message)
+        message = apr_psprintf(r->pool, "the server rejected the request: %s",
+                               status_line ? status_line : "error");
 
     json_object_object_add(body, "http_status", json_object_new_int(r->status));
     json_object_object_add(body, "http_request_method",
@@ -108,11 +111,16 @@ static apr_status_t error_json_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
-static void insert_error_filter(request_rec *r)
+static int is_api_request(const request_rec *r)
 {
     if (!r->uri || strncmp(r->uri, API_PREFIX, sizeof API_PREFIX - 1) != 0)
-        return;
-    if (r->uri[sizeof API_PREFIX - 1] != '/' && r->uri[sizeof API_PREFIX - 1] != '\0')
+        return 0;
+    return r->uri[sizeof API_PREFIX - 1] == '/' || r->uri[sizeof API_PREFIX - 1] == '\0';
+}
+
+static void insert_error_filter(request_rec *r)
+{
+    if (!is_api_request(r) && !apr_table_get(r->notes, PULP_ERROR_MESSAGE_NOTE))
         return;
     if (r->header_only)
         return;

@@ -20,6 +20,8 @@
 #include "pulp_db.h"
 #include "pulp_log.h"
 #include "change_notices.h"
+#include "protected_repos.h"
+#include "repo_access.h"
 #include "router.h"
 
 #define API_PREFIX "/pulp/api/v2"
@@ -72,6 +74,7 @@ static void child_init(apr_pool_t *pchild, server_rec *main_server)
     pulp_auth_child_init(pchild);
     pulp_repositories_child_init(pchild);
     pulp_tasks_child_init(pchild);
+    pulp_protected_repos_child_init(pchild);
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
     if (threads < 1)
         threads = 1;
@@ -180,6 +183,7 @@ static void register_hooks(apr_pool_t *pool)
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(handle_api_request, NULL, NULL, APR_HOOK_MIDDLE);
     pulp_error_filter_register();
+    pulp_repo_access_register();
 }
 
 AP_DECLARE_MODULE(pulp) = {

@@ -8,6 +8,7 @@
 #include <apr_reslist.h>
 #include <json-c/json.h>
 #include <libpq-fe.h>
+#include <openssl/types.h>
 
 #include "pulp_error.h"
 
@@ -19,6 +20,9 @@ typedef struct pulp_server_config {
     const char *storage_dir;
     apr_off_t max_body_size;
     int diagnostic_tasks;
+    /* PulpRepoAuthCA: the file's path and a store of its certificates, or NULL. */
+    const char *repo_auth_ca;
+    X509_STORE *repo_auth_ca_store;
     /* Per-child state, set in child_init. */
     apr_reslist_t *db_pool;
 } pulp_server_config_t;
@@ -50,6 +54,10 @@ void pulp_tasks_child_init(apr_pool_t *pool);
  * use (it goes back to the pool when the request ends). NULL with error set when the database
  * cannot be reached. */
 PGconn *pulp_request_db(pulp_request_t *req, pulp_error_t *error);
+
+/* Returns the request's database connection to the pool before the request ends, for a
+ * request that needs it only at the start (a download of a published file). */
+void pulp_request_release_db(pulp_request_t *req);
 
 /* Reads the request body (at most PulpMaxBodySize bytes) and parses it as a JSON object or
  * value; an empty body gives an empty object. NULL with error set for invalid UTF-8, bad JSON,

@@ -59,6 +59,26 @@ static pulp_status_t check_unique_path(pulp_request_t *req, const pulp_distribut
     return taken ? error->status : PULP_OK;
 }
 
+/* A protected repository is checked against its auth_ca or, without one, this server's
+ * PulpRepoAuthCA; with neither, no client could ever read it. */
+static pulp_status_t check_protection_ca(pulp_request_t *req, json_object *config,
+                                         pulp_error_t *error)
+{
+    json_object *protected = NULL;
+    json_object *auth_ca = NULL;
+
+    if (!config || !json_object_object_get_ex(config, "protected", &protected) ||
+        !pulp_config_is_true(protected))
+        return PULP_OK;
+    if ((json_object_object_get_ex(config, "auth_ca", &auth_ca) && auth_ca) ||
+        req->config->repo_auth_ca_store)
+        return PULP_OK;
+    return pulp_body_error(error, PULP_ERR_MISSING_VALUE, "auth_ca",
+                           "missing auth_ca: a protected repository needs auth_ca, the PEM "
+                           "text of the CA that signs its clients' certificates, because "
+                           "httpd has no PulpRepoAuthCA");
+}
+
 pulp_status_t pulp_repo_validate_distributor(pulp_request_t *req,
                                              const pulp_distributor_type_t *type,
                                              json_object *config, const char *repo_id,
@@ -67,7 +87,8 @@ pulp_status_t pulp_repo_validate_distributor(pulp_request_t *req,
     if (config && !json_object_is_type(config, json_type_object))
         return pulp_body_error(error, PULP_ERR_INVALID_VALUE, "distributor_config",
                                "invalid distributor_config: expected an object");
-    if (type->validate_config(config, error) != PULP_OK)
+    if (type->validate_config(config, error) != PULP_OK ||
+        check_protection_ca(req, config, error) != PULP_OK)
         return error->status;
     return check_unique_path(req, type, config, repo_id, distributor_id, error);
 }

@@ -94,6 +94,12 @@ PGconn *pulp_request_db(pulp_request_t *req, pulp_error_t *error)
     return req->db;
 }
 
+void pulp_request_release_db(pulp_request_t *req)
+{
+    if (req->db)
+        apr_pool_cleanup_run(req->r->pool, req, release_db);
+}
+
 static apr_status_t put_json(void *data)
 {
     json_object_put(data);

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 
 #include <ap_mpm.h>
+#include <apr_strings.h>
 #include <http_config.h>
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <http_ssl.h>
 #include <httpd.h>
 #include <util_filter.h>
 
@@ -180,4 +182,38 @@ int ap_unescape_urlencoded(char *query)
     (void)query;
     unexpected("ap_unescape_urlencoded");
     return HTTP_BAD_REQUEST;
+}
+
+void ap_hook_access_checker(ap_HOOK_access_checker_t *pf, const char *const *pre,
+                            const char *const *succ, int order)
+{
+    (void)pf;
+    (void)pre;
+    (void)succ;
+    (void)order;
+}
+
+/* Resolves a relative path against "/" in place of ServerRoot, which tests do not set. */
+char *ap_server_root_relative(apr_pool_t *p, const char *fname)
+{
+    return fname[0] == '/' ? apr_pstrdup(p, fname) : apr_pstrcat(p, "/", fname, NULL);
+}
+
+int ap_ssl_conn_is_ssl(conn_rec *c)
+{
+    (void)c;
+    unexpected("ap_ssl_conn_is_ssl");
+    return 0;
+}
+
+const char *ap_ssl_var_lookup(apr_pool_t *p, server_rec *s, conn_rec *c, request_rec *r,
+                              const char *name)
+{
+    (void)p;
+    (void)s;
+    (void)c;
+    (void)r;
+    (void)name;
+    unexpected("ap_ssl_var_lookup");
+    return NULL;
 }

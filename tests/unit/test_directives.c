@@ -4,6 +4,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <apr_general.h>
 #include <apr_pools.h>
@@ -84,6 +85,8 @@ START_TEST(defaults_applied)
     ck_assert_str_eq(config->storage_dir, "/var/lib/pulp");
     ck_assert(config->max_body_size == (apr_off_t)100 * 1024 * 1024);
     ck_assert_int_eq(config->diagnostic_tasks, 0);
+    ck_assert_ptr_null(config->repo_auth_ca);
+    ck_assert_ptr_null(config->repo_auth_ca_store);
 }
 END_TEST
 
@@ -96,10 +99,14 @@ START_TEST(virtual_host_inherits)
     base->database = "dbname=pulp";
     base->max_body_size = 1024;
     base->diagnostic_tasks = 1;
+    base->repo_auth_ca = "/etc/pulp/ca.pem";
+    base->repo_auth_ca_store = (X509_STORE *)base;
     merged = pulp_merge_server_config(pool, base, vhost);
     ck_assert_str_eq(merged->database, "dbname=pulp");
     ck_assert(merged->max_body_size == 1024);
     ck_assert_int_eq(merged->diagnostic_tasks, 1);
+    ck_assert_str_eq(merged->repo_auth_ca, "/etc/pulp/ca.pem");
+    ck_assert_ptr_eq(merged->repo_auth_ca_store, (X509_STORE *)base);
 }
 END_TEST
 
@@ -114,10 +121,57 @@ START_TEST(virtual_host_overrides)
     vhost->database = "dbname=other";
     vhost->max_body_size = 10;
     vhost->diagnostic_tasks = 0;
+    base->repo_auth_ca = "/etc/pulp/ca.pem";
+    base->repo_auth_ca_store = (X509_STORE *)base;
+    vhost->repo_auth_ca = "/etc/pulp/vhost-ca.pem";
+    vhost->repo_auth_ca_store = (X509_STORE *)vhost;
     merged = pulp_merge_server_config(pool, base, vhost);
     ck_assert_str_eq(merged->database, "dbname=other");
     ck_assert(merged->max_body_size == 10);
     ck_assert_int_eq(merged->diagnostic_tasks, 0);
+    ck_assert_str_eq(merged->repo_auth_ca, "/etc/pulp/vhost-ca.pem");
+    ck_assert_ptr_eq(merged->repo_auth_ca_store, (X509_STORE *)vhost);
+}
+END_TEST
+
+/* Runs the handler of a one-argument directive against config, as httpd would. */
+static const char *run_directive(const char *name, pulp_server_config_t *config,
+                                 const char *value)
+{
+    const command_rec *command = find_command(name);
+    void **vector = apr_pcalloc(pool, sizeof *vector);
+    server_rec *server = apr_pcalloc(pool, sizeof *server);
+    cmd_parms *cmd = apr_pcalloc(pool, sizeof *cmd);
+
+    ck_assert_ptr_nonnull(command);
+    pulp_module.module_index = 0;
+    vector[0] = config;
+    server->module_config = (ap_conf_vector_t *)vector;
+    cmd->server = server;
+    cmd->pool = pool;
+    cmd->temp_pool = pool;
+    return command->func.take1(cmd, NULL, value);
+}
+
+START_TEST(repo_auth_ca_rejects_bad_files)
+{
+    pulp_server_config_t *config = pulp_create_server_config(pool, NULL);
+    char path[] = "/tmp/pulp-test-ca-XXXXXX";
+    int fd = mkstemp(path);
+    const char *failure;
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "no certificate here\n", 20), 20);
+    close(fd);
+    failure = run_directive("PulpRepoAuthCA", config, path);
+    unlink(path);
+    ck_assert_ptr_nonnull(failure);
+    ck_assert_ptr_nonnull(strstr(failure, "no certificate"));
+    ck_assert_ptr_null(config->repo_auth_ca_store);
+
+    failure = run_directive("PulpRepoAuthCA", config, "/nonexistent/ca.pem");
+    ck_assert_ptr_nonnull(failure);
+    ck_assert_ptr_nonnull(strstr(failure, "could not read"));
 }
 END_TEST
 
@@ -133,6 +187,7 @@ static Suite *directives_suite(void)
     tcase_add_test(tcase, defaults_applied);
     tcase_add_test(tcase, virtual_host_inherits);
     tcase_add_test(tcase, virtual_host_overrides);
+    tcase_add_test(tcase, repo_auth_ca_rejects_bad_files);
     suite_add_tcase(suite, tcase);
     return suite;
 }
