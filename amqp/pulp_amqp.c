@@ -109,13 +109,145 @@ static char *copy_range(const char *start, const char *end)
     return strndup(start, (size_t)(end - start));
 }
 
-/* Splits amqp[s]://[user[:password]@]host[:port][/...] into the connection's fields. */
+static int hex_digit_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Copies [start, end) with its RFC 3986 percent escapes decoded. part names the URL component
+ * in error messages, which never quote its text because it may be the password. %00 is
+ * rejected because the decoded value is a C string. */
+static char *percent_decode(const char *start, const char *end, const char *part,
+                            pulp_error_t *error)
+{
+    char *decoded = malloc((size_t)(end - start) + 1);
+    char *out = decoded;
+
+    if (!decoded) {
+        pulp_error_set(error, PULP_ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    for (const char *p = start; p < end; p++) {
+        int high;
+        int low;
+
+        if (*p != '%') {
+            *out++ = *p;
+            continue;
+        }
+        high = end - p > 2 ? hex_digit_value(p[1]) : -1;
+        low = end - p > 2 ? hex_digit_value(p[2]) : -1;
+        if (high < 0 || low < 0) {
+            pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                           "invalid broker URL: malformed percent escape in the %s: \"%%\" must "
+                           "be followed by two hexadecimal digits (write a literal \"%%\" as "
+                           "%%25)", part);
+            free(decoded);
+            return NULL;
+        }
+        if (high == 0 && low == 0) {
+            pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                           "invalid broker URL: the %s contains %%00, a NUL byte", part);
+            free(decoded);
+            return NULL;
+        }
+        *out++ = (char)(high * 16 + low);
+        p += 2;
+    }
+    *out = '\0';
+    return decoded;
+}
+
+/* Splits the user information [start, end) at its first ':' into the decoded user name and
+ * password. */
+static int parse_user_info(pulp_amqp_t *amqp, const char *start, const char *end,
+                           pulp_error_t *error)
+{
+    const char *colon = memchr(start, ':', (size_t)(end - start));
+
+    amqp->user = percent_decode(start, colon ? colon : end, "user name", error);
+    if (!amqp->user)
+        return -1;
+    if (colon) {
+        amqp->password = percent_decode(colon + 1, end, "password", error);
+        if (!amqp->password)
+            return -1;
+    }
+    return 0;
+}
+
+static int valid_port(const char *port)
+{
+    long value = 0;
+
+    if (!*port || strlen(port) > 5)
+        return 0;
+    for (const char *p = port; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        value = value * 10 + (*p - '0');
+    }
+    return value >= 1 && value <= 65535;
+}
+
+/* Splits HOST[:PORT] or [IPV6]:PORT, the part [start, end) after the user information, into
+ * the host and port fields. The port defaults to 5672, or 5671 for amqps. */
+static int parse_host_port(pulp_amqp_t *amqp, const char *start, const char *end,
+                           pulp_error_t *error)
+{
+    const char *host_end;
+    const char *colon;
+
+    if (*start == '[') {
+        host_end = memchr(start, ']', (size_t)(end - start));
+        if (!host_end || (host_end + 1 < end && host_end[1] != ':')) {
+            pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                           "invalid broker URL: expected [IPV6-ADDRESS] or [IPV6-ADDRESS]:PORT "
+                           "after \"[\"");
+            return -1;
+        }
+        amqp->host = copy_range(start + 1, host_end);
+        colon = host_end + 1 < end ? host_end + 1 : NULL;
+    } else {
+        colon = memchr(start, ':', (size_t)(end - start));
+        amqp->host = copy_range(start, colon ? colon : end);
+    }
+    amqp->port = colon ? copy_range(colon + 1, end) : strdup(amqp->tls ? "5671" : "5672");
+    if (!amqp->host || !amqp->port) {
+        pulp_error_set(error, PULP_ERR_INTERNAL, "out of memory");
+        return -1;
+    }
+    if (!*amqp->host) {
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid broker URL: the host is missing");
+        return -1;
+    }
+    if (!valid_port(amqp->port)) {
+        /* The text is not quoted: with an unescaped '/' in the password, the "port" is part
+         * of the password. */
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                       "invalid broker URL: the port must be a number from 1 to 65535 "
+                       "(percent-encode any '/', '?' or '#' in the user name or password)");
+        return -1;
+    }
+    return 0;
+}
+
+/* Splits amqp[s]://[USER[:PASSWORD]@]HOST[:PORT][/...] into the connection's fields. The
+ * authority ends at the first '/', '?' or '#' (RFC 3986), and the user information ends at
+ * its last '@', so an '@' in the password needs no escape. The user name and the password
+ * are percent-decoded; the host is taken as written. */
 static int parse_url(pulp_amqp_t *amqp, const char *url, pulp_error_t *error)
 {
     const char *rest;
-    const char *at;
+    const char *at = NULL;
     const char *end;
-    const char *colon;
+    size_t peer_size;
 
     if (strncmp(url, "amqp://", 7) == 0) {
         rest = url + 7;
@@ -128,31 +260,44 @@ static int parse_url(pulp_amqp_t *amqp, const char *url, pulp_error_t *error)
         return -1;
     }
 
-    end = rest + strcspn(rest, "/");
-    at = memchr(rest, '@', (size_t)(end - rest));
+    end = rest + strcspn(rest, "/?#");
+    for (const char *p = rest; p < end; p++) {
+        if (*p == '@')
+            at = p;
+    }
     if (at) {
-        colon = memchr(rest, ':', (size_t)(at - rest));
-        amqp->user = copy_range(rest, colon ? colon : at);
-        if (colon)
-            amqp->password = copy_range(colon + 1, at);
+        if (parse_user_info(amqp, rest, at, error) != 0)
+            return -1;
         rest = at + 1;
     }
-
-    colon = memchr(rest, ':', (size_t)(end - rest));
-    amqp->host = copy_range(rest, colon ? colon : end);
-    amqp->port = colon ? copy_range(colon + 1, end) : strdup(amqp->tls ? "5671" : "5672");
-    if (!amqp->host || !*amqp->host || !amqp->port || !*amqp->port) {
-        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid broker URL: the host is missing");
+    if (parse_host_port(amqp, rest, end, error) != 0)
         return -1;
-    }
 
-    amqp->peer = malloc(strlen(amqp->host) + strlen(amqp->port) + 2);
+    /* An IPv6 address keeps its brackets in log messages, so that the port is unambiguous. */
+    peer_size = strlen(amqp->host) + strlen(amqp->port) + 4;
+    amqp->peer = malloc(peer_size);
     if (!amqp->peer) {
         pulp_error_set(error, PULP_ERR_INTERNAL, "out of memory");
         return -1;
     }
-    sprintf(amqp->peer, "%s:%s", amqp->host, amqp->port);
+    snprintf(amqp->peer, peer_size, strchr(amqp->host, ':') ? "[%s]:%s" : "%s:%s", amqp->host,
+             amqp->port);
     return 0;
+}
+
+pulp_status_t pulp_amqp_check_url(const char *url, pulp_error_t *error)
+{
+    pulp_amqp_t parsed;
+    int rc;
+
+    memset(&parsed, 0, sizeof parsed);
+    rc = parse_url(&parsed, url, error);
+    free(parsed.host);
+    free(parsed.port);
+    free(parsed.user);
+    free(parsed.password);
+    free(parsed.peer);
+    return rc == 0 ? PULP_OK : error->status;
 }
 
 /* --- lifetime ------------------------------------------------------------------------------- */

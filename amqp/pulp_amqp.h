@@ -39,7 +39,8 @@ typedef struct pulp_amqp_callbacks {
 } pulp_amqp_callbacks_t;
 
 typedef struct pulp_amqp_options {
-    /* amqp://[USER[:PASSWORD]@]HOST[:PORT] or amqps://...; the password is never logged. */
+    /* amqp://[USER[:PASSWORD]@]HOST[:PORT] or amqps://... (see pulp_amqp_check_url); the
+     * password is never logged. */
     const char *url;
     /* Address of the task queue, such as "pulp.tasks". */
     const char *queue;
@@ -48,6 +49,12 @@ typedef struct pulp_amqp_options {
     /* Whether to open a receiver link; its credit starts at 0 (see pulp_amqp_set_credit). */
     int receive;
 } pulp_amqp_options_t;
+
+/* Checks a broker URL, amqp://[USER[:PASSWORD]@]HOST[:PORT][/] or amqps://..., without
+ * connecting. The user information ends at the last '@' and its user name and password are
+ * percent-decoded (RFC 3986). HOST may be an [IPv6] literal, and PORT defaults to 5672, or
+ * 5671 for amqps. Error messages never contain the password. */
+pulp_status_t pulp_amqp_check_url(const char *url, pulp_error_t *error);
 
 /* Creates the connection object; the first connection attempt starts at the first
  * pulp_amqp_process(). Fails when the URL is invalid. */

@@ -8,6 +8,7 @@
 #include <http_config.h>
 #include <openssl/x509.h>
 
+#include "amqp/pulp_amqp.h"
 #include "mod_pulp.h"
 #include "pulp_x509.h"
 
@@ -78,14 +79,20 @@ static const char *set_database(cmd_parms *cmd, void *dir, const char *value)
     return NULL;
 }
 
+/* Checks the whole URL here, so that httpd does not start with a broker URL that every child
+ * would fail to use. The message leaves out the URL because it may contain the password. */
 static const char *set_broker(cmd_parms *cmd, void *dir, const char *value)
 {
+    pulp_error_t error = PULP_ERROR_INIT;
+    const char *failure = NULL;
+
     (void)dir;
-    if (strncmp(value, "amqp://", 7) != 0 && strncmp(value, "amqps://", 8) != 0)
-        return apr_psprintf(cmd->pool, "PulpBroker: invalid URL \"%s\": expected amqp://HOST:PORT "
-                            "or amqps://HOST:PORT", value);
-    server_config(cmd)->broker = value;
-    return NULL;
+    if (pulp_amqp_check_url(value, &error) != PULP_OK)
+        failure = apr_psprintf(cmd->pool, "PulpBroker: %s", error.message);
+    else
+        server_config(cmd)->broker = value;
+    pulp_error_clear(&error);
+    return failure;
 }
 
 static const char *set_task_queue(cmd_parms *cmd, void *dir, const char *value)
@@ -201,7 +208,8 @@ const command_rec pulp_directives[] = {
     AP_INIT_TAKE1("PulpDatabase", set_database, NULL, RSRC_CONF,
                   "libpq connection string of the Pulp database"),
     AP_INIT_TAKE1("PulpBroker", set_broker, NULL, RSRC_CONF,
-                  "URL of the AMQP 1.0 broker, amqp://HOST:PORT (default " DEFAULT_BROKER ")"),
+                  "URL of the AMQP 1.0 broker, amqp[s]://[USER[:PASSWORD]@]HOST[:PORT] (default "
+                  DEFAULT_BROKER ")"),
     AP_INIT_TAKE1("PulpTaskQueue", set_task_queue, NULL, RSRC_CONF,
                   "address of the task queue (default " DEFAULT_TASK_QUEUE ")"),
     AP_INIT_TAKE1("PulpStorageDir", set_storage_dir, NULL, RSRC_CONF,

@@ -99,10 +99,142 @@ START_TEST(url_peer_hides_credentials)
 }
 END_TEST
 
+START_TEST(url_splits_at_last_at)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_amqp_t *amqp = new_connection("amqp://pulp:p@ss@word@b:5672", &error);
+
+    ck_assert_ptr_nonnull(amqp);
+    ck_assert_str_eq(amqp->user, "pulp");
+    ck_assert_str_eq(amqp->password, "p@ss@word");
+    ck_assert_str_eq(amqp->host, "b");
+    ck_assert_str_eq(pulp_amqp_peer(amqp), "b:5672");
+    pulp_amqp_free(amqp);
+}
+END_TEST
+
+START_TEST(url_decodes_user_info)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_amqp_t *amqp = new_connection("amqps://pu%6cp%3A1:a%2Fb%3ac%40d%25e%20f@b", &error);
+
+    ck_assert_ptr_nonnull(amqp);
+    ck_assert_str_eq(amqp->user, "pulp:1");
+    ck_assert_str_eq(amqp->password, "a/b:c@d%e f");
+    ck_assert_str_eq(pulp_amqp_peer(amqp), "b:5671");
+    pulp_amqp_free(amqp);
+}
+END_TEST
+
+START_TEST(url_user_without_password)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_amqp_t *amqp = new_connection("amqp://pulp@b", &error);
+
+    ck_assert_ptr_nonnull(amqp);
+    ck_assert_str_eq(amqp->user, "pulp");
+    ck_assert_ptr_null(amqp->password);
+    pulp_amqp_free(amqp);
+}
+END_TEST
+
+START_TEST(url_rejects_bad_escapes)
+{
+    static const struct {
+        const char *url;
+        const char *part;
+    } cases[] = {
+        { "amqp://pulp:se%zzcret@b", "password" },
+        { "amqp://pulp:se%4@b", "password" },
+        { "amqp://pulp:secret%@b", "password" },
+        { "amqp://pulp:secret%2@b", "password" },
+        { "amqp://pulp:se%00cret@b", "password" },
+        { "amqp://pu%G1lp:secret@b", "user name" },
+        { "amqp://pulp%:secret@b", "user name" },
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pulp_error_t error = PULP_ERROR_INIT;
+
+        ck_assert_msg(new_connection(cases[i].url, &error) == NULL, "\"%s\" was accepted",
+                      cases[i].url);
+        ck_assert_int_eq(error.status, PULP_ERR_INVALID_VALUE);
+        ck_assert_msg(strstr(error.message, cases[i].part) != NULL,
+                      "\"%s\": the message \"%s\" does not name the %s", cases[i].url,
+                      error.message, cases[i].part);
+        ck_assert_msg(strstr(error.message, "cret") == NULL,
+                      "\"%s\": the message \"%s\" shows the password", cases[i].url,
+                      error.message);
+    }
+}
+END_TEST
+
+START_TEST(url_error_hides_password)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    /* The unescaped '/' ends the authority, so "sec" is read as the port. */
+    ck_assert_ptr_null(new_connection("amqp://pulp:sec/ret@b:5672", &error));
+    ck_assert_int_eq(error.status, PULP_ERR_INVALID_VALUE);
+    ck_assert_ptr_nonnull(strstr(error.message, "port"));
+    ck_assert_ptr_null(strstr(error.message, "sec"));
+}
+END_TEST
+
+START_TEST(url_ipv6_literal)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_amqp_t *with_port = new_connection("amqp://pulp:secret@[::1]:25672", &error);
+    pulp_amqp_t *default_port = new_connection("amqps://[::1]/", &error);
+
+    ck_assert_ptr_nonnull(with_port);
+    ck_assert_str_eq(with_port->host, "::1");
+    ck_assert_str_eq(pulp_amqp_peer(with_port), "[::1]:25672");
+    ck_assert_ptr_nonnull(default_port);
+    ck_assert_str_eq(default_port->host, "::1");
+    ck_assert_str_eq(pulp_amqp_peer(default_port), "[::1]:5671");
+    pulp_amqp_free(with_port);
+    pulp_amqp_free(default_port);
+}
+END_TEST
+
+START_TEST(url_authority_ends_at_query)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_amqp_t *query = new_connection("amqp://b:5673?x=@y", &error);
+    pulp_amqp_t *fragment = new_connection("amqp://b#@y", &error);
+
+    ck_assert_ptr_nonnull(query);
+    ck_assert_ptr_null(query->user);
+    ck_assert_str_eq(pulp_amqp_peer(query), "b:5673");
+    ck_assert_ptr_nonnull(fragment);
+    ck_assert_ptr_null(fragment->user);
+    ck_assert_str_eq(pulp_amqp_peer(fragment), "b:5672");
+    pulp_amqp_free(query);
+    pulp_amqp_free(fragment);
+}
+END_TEST
+
+START_TEST(check_url_result)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    ck_assert_int_eq(pulp_amqp_check_url("amqp://pulp:p%40ss@b:5672", &error), PULP_OK);
+    ck_assert_int_eq(pulp_amqp_check_url("amqp://pulp:p%4@b:5672", &error),
+                     PULP_ERR_INVALID_VALUE);
+    ck_assert_ptr_nonnull(strstr(error.message, "percent escape"));
+    pulp_error_clear(&error);
+}
+END_TEST
+
 START_TEST(url_rejects_malformed)
 {
-    static const char *const urls[] = { "http://b:5672", "amqp://", "amqp://:5672", "amqp://b:",
-                                        "b:5672" };
+    static const char *const urls[] = {
+        "http://b:5672", "amqp://", "amqp://:5672", "amqp://b:", "b:5672", "amqp://pulp:secret@",
+        "amqp://pulp:secret@:5672", "amqp://b:amqp", "amqp://b:0", "amqp://b:65536",
+        "amqp://b:-1", "amqp://b:+5672", "amqp://b:5672:1", "amqp://[::1", "amqp://[::1]5672",
+        "amqp://[]:5672",
+    };
 
     for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
         pulp_error_t error = PULP_ERROR_INIT;
@@ -140,6 +272,14 @@ static Suite *amqp_suite(void)
     tcase_add_test(urls, url_with_port);
     tcase_add_test(urls, url_default_ports);
     tcase_add_test(urls, url_peer_hides_credentials);
+    tcase_add_test(urls, url_splits_at_last_at);
+    tcase_add_test(urls, url_decodes_user_info);
+    tcase_add_test(urls, url_user_without_password);
+    tcase_add_test(urls, url_rejects_bad_escapes);
+    tcase_add_test(urls, url_error_hides_password);
+    tcase_add_test(urls, url_ipv6_literal);
+    tcase_add_test(urls, url_authority_ends_at_query);
+    tcase_add_test(urls, check_url_result);
     tcase_add_test(urls, url_rejects_malformed);
     tcase_add_test(urls, unconnected_refuses_work);
     suite_add_tcase(suite, messages);

@@ -175,6 +175,27 @@ START_TEST(repo_auth_ca_rejects_bad_files)
 }
 END_TEST
 
+START_TEST(broker_checks_url)
+{
+    pulp_server_config_t *config = pulp_create_server_config(pool, NULL);
+    const char *failure;
+
+    ck_assert_ptr_null(run_directive("PulpBroker", config, "amqp://pulp:p%40ss@b:5672"));
+    ck_assert_str_eq(config->broker, "amqp://pulp:p%40ss@b:5672");
+
+    failure = run_directive("PulpBroker", config, "amqp://pulp:se%zzcret@b:5672");
+    ck_assert_ptr_nonnull(failure);
+    ck_assert_ptr_nonnull(strstr(failure, "PulpBroker"));
+    ck_assert_ptr_nonnull(strstr(failure, "percent escape"));
+    ck_assert_ptr_null(strstr(failure, "cret"));
+    ck_assert_str_eq(config->broker, "amqp://pulp:p%40ss@b:5672");
+
+    failure = run_directive("PulpBroker", config, "http://b:5672");
+    ck_assert_ptr_nonnull(failure);
+    ck_assert_ptr_nonnull(strstr(failure, "amqp://"));
+}
+END_TEST
+
 static Suite *directives_suite(void)
 {
     Suite *suite = suite_create("directives");
@@ -188,6 +209,7 @@ static Suite *directives_suite(void)
     tcase_add_test(tcase, virtual_host_inherits);
     tcase_add_test(tcase, virtual_host_overrides);
     tcase_add_test(tcase, repo_auth_ca_rejects_bad_files);
+    tcase_add_test(tcase, broker_checks_url);
     suite_add_tcase(suite, tcase);
     return suite;
 }
