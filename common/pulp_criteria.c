@@ -1,6 +1,7 @@
 /* Compilation of Pulp (MongoDB-style) criteria to parameterised SQL; see pulp_criteria.h. */
 #include "pulp_criteria.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@ typedef struct compiler {
 /* A resolved field reference: the SQL expression and, for a JSON sub-field, its path. */
 typedef struct field_ref {
     const pulp_criteria_field_t *field;
+    /* The name as the criteria spell it, such as "notes.env", for error messages. */
+    const char *name;
     /* The placeholder number of the text[] path parameter, or 0 for the whole field. */
     int path_param;
 } field_ref_t;
@@ -177,11 +180,64 @@ static int valid_subpath(const char *subpath)
            !strstr(subpath, "..");
 }
 
+int pulp_criteria_is_field_path(const char *name)
+{
+    size_t length = strlen(name);
+    int segment_start = 1;
+
+    if (length == 0 || length > PULP_CRITERIA_MAX_PATH || !isalpha((unsigned char)name[0]))
+        return 0;
+    for (const char *c = name; *c; c++) {
+        if (*c == '.') {
+            if (segment_start)
+                return 0;
+            segment_start = 1;
+            continue;
+        }
+        if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-')
+            return 0;
+        segment_start = 0;
+    }
+    return !segment_start;
+}
+
+static int is_any_field(const pulp_criteria_field_t *field)
+{
+    return strcmp(field->name, PULP_CRITERIA_ANY_FIELD) == 0;
+}
+
+static const pulp_criteria_field_t *find_any_field(const pulp_criteria_field_t *fields)
+{
+    for (const pulp_criteria_field_t *field = fields; field->name; field++) {
+        if (is_any_field(field))
+            return field;
+    }
+    return NULL;
+}
+
+static pulp_status_t fail_field_name(compiler_t *compiler, const char *name)
+{
+    if (!find_any_field(compiler->fields))
+        return fail(compiler, PULP_ERR_INVALID_VALUE,
+                    "invalid criteria: unknown field \"%.200s\"", name);
+    return fail(compiler, PULP_ERR_INVALID_VALUE,
+                "invalid criteria: invalid field name \"%.200s\": use ASCII letters, digits, "
+                "\"_\" and \"-\", starting with a letter, and single dots between the parts "
+                "of a path", name);
+}
+
+/* Resolves a field name: a listed field, a dotted path into a listed JSON field, or else a
+ * path into the PULP_CRITERIA_ANY_FIELD entry when the list has one. */
 static pulp_status_t resolve_field(compiler_t *compiler, const char *name, field_ref_t *ref)
 {
+    const pulp_criteria_field_t *any_field = find_any_field(compiler->fields);
+
+    ref->name = name;
     for (const pulp_criteria_field_t *field = compiler->fields; field->name; field++) {
         size_t length = strlen(field->name);
 
+        if (is_any_field(field))
+            continue;
         if (strcmp(field->name, name) == 0) {
             ref->field = field;
             ref->path_param = 0;
@@ -191,13 +247,17 @@ static pulp_status_t resolve_field(compiler_t *compiler, const char *name, field
             name[length] != '.')
             continue;
         if (!valid_subpath(name + length + 1))
-            break;
+            return fail_field_name(compiler, name);
         ref->field = field;
         ref->path_param = add_path_param(compiler, name + length + 1);
         return ref->path_param ? PULP_OK : compiler->error->status;
     }
-    return fail(compiler, PULP_ERR_INVALID_VALUE,
-                "invalid criteria: unknown field \"%.200s\"", name);
+    if (!any_field || !pulp_criteria_is_field_path(name))
+        return fail_field_name(compiler, name);
+
+    ref->field = any_field;
+    ref->path_param = add_path_param(compiler, name);
+    return ref->path_param ? PULP_OK : compiler->error->status;
 }
 
 static int is_json(const field_ref_t *ref)
@@ -262,7 +322,7 @@ static pulp_status_t check_scalar(compiler_t *compiler, const field_ref_t *ref,
         return PULP_OK;
     return fail(compiler, PULP_ERR_INVALID_VALUE,
                 "invalid criteria: %s on field \"%s\" expects a %s value", operator,
-                ref->field->name, scalar_cast(ref->field->type));
+                ref->name, scalar_cast(ref->field->type));
 }
 
 /* Returns the parameter text of a scalar value: JSON text for a JSON field, else the value. */
@@ -293,7 +353,7 @@ static int add_array(compiler_t *compiler, const field_ref_t *ref, const char *o
 
     if (!json_object_is_type(value, json_type_array)) {
         fail(compiler, PULP_ERR_INVALID_VALUE, "invalid criteria: %s on field \"%s\" expects a list",
-             operator, ref->field->name);
+             operator, ref->name);
         return 0;
     }
     n_items = json_object_array_length(value);
@@ -402,7 +462,7 @@ static pulp_status_t compile_comparison(compiler_t *compiler, const field_ref_t 
         !value)
         return fail(compiler, PULP_ERR_INVALID_VALUE,
                     "invalid criteria: %s cannot compare field \"%s\" with this value", operator,
-                    ref->field->name);
+                    ref->name);
 
     number = add_scalar(compiler, ref, operator, value);
     if (!number)
@@ -432,7 +492,7 @@ static pulp_status_t compile_in(compiler_t *compiler, const field_ref_t *ref,
     if (strcmp(operator, "$all") == 0)
         return fail(compiler, PULP_ERR_INVALID_VALUE,
                     "invalid criteria: $all needs a list field, and \"%s\" is not one",
-                    ref->field->name);
+                    ref->name);
 
     /* coalesce: a missing field is "not in" any list, as in MongoDB. */
     buffer_append(out, "%scoalesce(", negate ? "NOT " : "");
@@ -447,7 +507,7 @@ static pulp_status_t compile_exists(compiler_t *compiler, const field_ref_t *ref
     if (!json_object_is_type(value, json_type_boolean))
         return fail(compiler, PULP_ERR_INVALID_VALUE,
                     "invalid criteria: $exists on field \"%s\" expects true or false",
-                    ref->field->name);
+                    ref->name);
 
     buffer_append(out, "(");
     append_field(out, ref, 0);
@@ -463,11 +523,11 @@ static pulp_status_t compile_regex(compiler_t *compiler, const field_ref_t *ref,
 
     if (!json_object_is_type(value, json_type_string) || has_nul(value))
         return fail(compiler, PULP_ERR_INVALID_VALUE,
-                    "invalid criteria: $regex on field \"%s\" expects a string", ref->field->name);
+                    "invalid criteria: $regex on field \"%s\" expects a string", ref->name);
     if (ref->field->type != PULP_FIELD_TEXT && !is_json(ref))
         return fail(compiler, PULP_ERR_INVALID_VALUE,
                     "invalid criteria: $regex needs a text field, and \"%s\" is not one",
-                    ref->field->name);
+                    ref->name);
     if (options) {
         const char *flags = json_object_get_string(options);
 
@@ -527,8 +587,8 @@ static pulp_status_t compile_operator(compiler_t *compiler, const field_ref_t *r
         return fail(compiler, PULP_ERR_INVALID_VALUE, "invalid criteria: $options without $regex");
     }
     return fail(compiler, PULP_ERR_UNSUPPORTED_VALUE,
-                "invalid criteria: unsupported operator \"%.100s\" on field \"%s\"", operator,
-                ref->field->name);
+                "invalid criteria: unsupported operator \"%.100s\" on field \"%.200s\"", operator,
+                ref->name);
 }
 
 /* Returns 1 when an object is an operator document ({"$gt": 1}), 0 when it is a plain value,
@@ -759,19 +819,26 @@ static pulp_status_t compile_fields(compiler_t *compiler, json_object *criteria,
 
     for (size_t i = 0; i < n_fields; i++) {
         json_object *name = json_object_array_get_idx(fields, i);
+        const char *text = json_object_get_string(name);
         const pulp_criteria_field_t *field;
 
-        if (!json_object_is_type(name, json_type_string))
+        if (!json_object_is_type(name, json_type_string) || has_nul(name))
             return fail(compiler, PULP_ERR_INVALID_VALUE,
                         "invalid criteria: fields must be a list of field names");
         for (field = compiler->fields; field->name; field++) {
-            if (strcmp(field->name, json_object_get_string(name)) == 0)
+            if (!is_any_field(field) && strcmp(field->name, text) == 0)
                 break;
         }
-        if (!field->name)
+        /* A projection keeps top-level members only, so a catch-all field takes no path. */
+        if (!field->name && find_any_field(compiler->fields) && strchr(text, '.') &&
+            pulp_criteria_is_field_path(text))
             return fail(compiler, PULP_ERR_INVALID_VALUE,
-                        "invalid criteria: unknown field \"%.200s\"", json_object_get_string(name));
-        result->fields[result->n_fields] = strdup(field->name);
+                        "invalid criteria: fields lists top-level names, and \"%.200s\" is a "
+                        "path", text);
+        if (!field->name && !(find_any_field(compiler->fields) &&
+                              pulp_criteria_is_field_path(text)))
+            return fail_field_name(compiler, text);
+        result->fields[result->n_fields] = strdup(text);
         if (!result->fields[result->n_fields])
             return fail(compiler, PULP_ERR_INTERNAL, "out of memory");
         result->n_fields++;

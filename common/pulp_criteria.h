@@ -50,8 +50,15 @@ typedef enum {
     PULP_FIELD_JSON,
 } pulp_field_type_t;
 
+/* The name of a catch-all entry of PULP_FIELD_JSON type. It stands for any other field name
+ * that is a dotted path of identifiers (see pulp_criteria_is_field_path) and reaches that
+ * path inside its expression, so documents without a fixed schema (content units) can be
+ * searched on any of their keys. A path that a document does not have matches nothing, as
+ * in MongoDB. */
+#define PULP_CRITERIA_ANY_FIELD "*"
+
 typedef struct pulp_criteria_field {
-    /* The document's field name, such as "id" or "notes". */
+    /* The document's field name, such as "id" or "notes", or PULP_CRITERIA_ANY_FIELD. */
     const char *name;
     /* The SQL expression of the caller's query, such as "r.id"; trusted text. */
     const char *sql;
@@ -89,6 +96,15 @@ void pulp_criteria_free(pulp_criteria_t *criteria);
  * compiled parameters (borrowed from c). The caller frees the array only. */
 const char **pulp_criteria_prepend_params(const pulp_criteria_t *criteria,
                                          const char *const *before, int n_before);
+
+/* Returns 1 when name is a field path that a PULP_CRITERIA_ANY_FIELD entry accepts: at most
+ * PULP_CRITERIA_MAX_PATH bytes of segments separated by single dots, each segment made of
+ * ASCII letters, digits, "_" and "-", the first segment starting with a letter. Names that
+ * start with "_" stay reserved for the server's own fields. */
+int pulp_criteria_is_field_path(const char *name);
+
+/* The longest field path that a PULP_CRITERIA_ANY_FIELD entry accepts, in bytes. */
+#define PULP_CRITERIA_MAX_PATH 255
 
 /* Returns 1 when name is listed in "fields" or no "fields" were given. */
 int pulp_criteria_wants_field(const pulp_criteria_t *criteria, const char *name);

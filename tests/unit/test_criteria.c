@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pulp_criteria.h"
+#include "pulp_unit_criteria.h"
 
 static const pulp_criteria_field_t fields[] = {
     { "id", "r.id", PULP_FIELD_TEXT },
@@ -13,6 +14,19 @@ static const pulp_criteria_field_t fields[] = {
     { "created", "r.created", PULP_FIELD_TIMESTAMP },
     { "tags", "r.tags", PULP_FIELD_TEXT_ARRAY },
     { "notes", "r.notes", PULP_FIELD_JSON },
+    { NULL, NULL, PULP_FIELD_TEXT },
+};
+
+/* A document without a fixed schema: any identifier path reaches into u.metadata. */
+static const pulp_criteria_field_t open_fields[] = {
+    { "_id", "u.id::text", PULP_FIELD_TEXT },
+    { PULP_CRITERIA_ANY_FIELD, "u.metadata", PULP_FIELD_JSON },
+    { NULL, NULL, PULP_FIELD_TEXT },
+};
+
+static const pulp_criteria_field_t association_fields[] = {
+    { "created", "c.created", PULP_FIELD_TIMESTAMP },
+    { "owner_type", "c.owner_type", PULP_FIELD_TEXT },
     { NULL, NULL, PULP_FIELD_TEXT },
 };
 
@@ -43,6 +57,49 @@ static void compile_fails(const char *text, pulp_status_t status)
 {
     pulp_error_t error = PULP_ERROR_INIT;
     pulp_criteria_t *compiled = compile_text(text, 1, &error);
+
+    ck_assert_msg(compiled == NULL, "accepted: %s", text);
+    ck_assert_int_eq(error.status, status);
+    pulp_error_clear(&error);
+}
+
+/* Compiles text against open_fields; returns NULL and fills error when it is rejected. */
+static pulp_criteria_t *compile_open(const char *text, pulp_error_t *error)
+{
+    json_object *criteria = json_tokener_parse(text);
+    pulp_criteria_t *compiled;
+
+    ck_assert_ptr_nonnull(criteria);
+    compiled = pulp_criteria_compile(criteria, open_fields, 1, error);
+    json_object_put(criteria);
+    return compiled;
+}
+
+static void compile_open_fails(const char *text, pulp_status_t status)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_criteria_t *compiled = compile_open(text, &error);
+
+    ck_assert_msg(compiled == NULL, "accepted: %s", text);
+    ck_assert_int_eq(error.status, status);
+    pulp_error_clear(&error);
+}
+
+static pulp_unit_criteria_t *compile_unit_text(const char *text, pulp_error_t *error)
+{
+    json_object *criteria = json_tokener_parse(text);
+    pulp_unit_criteria_t *compiled;
+
+    ck_assert_ptr_nonnull(criteria);
+    compiled = pulp_unit_criteria_compile(criteria, open_fields, association_fields, 3, error);
+    json_object_put(criteria);
+    return compiled;
+}
+
+static void compile_unit_fails(const char *text, pulp_status_t status)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_unit_criteria_t *compiled = compile_unit_text(text, &error);
 
     ck_assert_msg(compiled == NULL, "accepted: %s", text);
     ck_assert_int_eq(error.status, status);
@@ -260,11 +317,180 @@ START_TEST(error_names_field)
 }
 END_TEST
 
+START_TEST(any_field_is_path)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_criteria_t *compiled = compile_open(
+        "{\"filters\": {\"name\": \"tapir\", \"requires.0.name\": {\"$regex\": \"^t\"}},"
+        " \"sort\": [[\"version\", \"descending\"]], \"fields\": [\"name\", \"_id\"]}", &error);
+
+    ck_assert_msg(compiled != NULL, "%s", error.message);
+    ck_assert_str_eq(compiled->where, "(((u.metadata #> $1::text[]) = $2::jsonb) AND "
+                                      "(((u.metadata #>> $3::text[]) ~ $4::text)))");
+    ck_assert_str_eq(compiled->params[0], "{\"name\"}");
+    ck_assert_str_eq(compiled->params[1], "\"tapir\"");
+    ck_assert_str_eq(compiled->params[2], "{\"requires\",\"0\",\"name\"}");
+    ck_assert_str_eq(compiled->order_by, "ORDER BY (u.metadata #> $5::text[]) DESC NULLS LAST");
+    ck_assert_int_eq(compiled->n_fields, 2);
+    ck_assert_str_eq(compiled->fields[0], "name");
+    ck_assert_str_eq(compiled->fields[1], "_id");
+    pulp_criteria_free(compiled);
+}
+END_TEST
+
+START_TEST(any_field_listed_first)
+{
+    pulp_criteria_t *compiled = compile_open("{\"filters\": {\"_id\": \"x\"}}", NULL);
+
+    ck_assert_ptr_nonnull(compiled);
+    ck_assert_str_eq(compiled->where, "((u.id::text = $1::text))");
+    pulp_criteria_free(compiled);
+}
+END_TEST
+
+START_TEST(field_path_rules)
+{
+    ck_assert(pulp_criteria_is_field_path("name"));
+    ck_assert(pulp_criteria_is_field_path("key-2a"));
+    ck_assert(pulp_criteria_is_field_path("a.b_c.0"));
+    ck_assert(!pulp_criteria_is_field_path(""));
+    ck_assert(!pulp_criteria_is_field_path("_ns"));
+    ck_assert(!pulp_criteria_is_field_path("0name"));
+    ck_assert(!pulp_criteria_is_field_path("a..b"));
+    ck_assert(!pulp_criteria_is_field_path("a."));
+    ck_assert(!pulp_criteria_is_field_path(".a"));
+    ck_assert(!pulp_criteria_is_field_path("a'b"));
+    ck_assert(!pulp_criteria_is_field_path("a;b"));
+    ck_assert(!pulp_criteria_is_field_path("a b"));
+    ck_assert(!pulp_criteria_is_field_path("*"));
+}
+END_TEST
+
+START_TEST(field_path_max_length)
+{
+    char name[PULP_CRITERIA_MAX_PATH + 2];
+
+    memset(name, 'a', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    ck_assert(!pulp_criteria_is_field_path(name));
+    name[PULP_CRITERIA_MAX_PATH] = '\0';
+    ck_assert(pulp_criteria_is_field_path(name));
+}
+END_TEST
+
+START_TEST(rejects_hostile_field_names)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    compile_open_fails("{\"filters\": {\"name'; DROP TABLE units; --\": 1}}",
+                       PULP_ERR_INVALID_VALUE);
+    compile_open_fails("{\"filters\": {\"a..b\": 1}}", PULP_ERR_INVALID_VALUE);
+    compile_open_fails("{\"filters\": {\"a\\\"b\": 1}}", PULP_ERR_INVALID_VALUE);
+    compile_open_fails("{\"filters\": {\"*\": 1}}", PULP_ERR_INVALID_VALUE);
+    compile_open_fails("{\"filters\": {\"_storage\": 1}}", PULP_ERR_INVALID_VALUE);
+    compile_open_fails("{\"sort\": [[\"a;b\", \"ascending\"]]}", PULP_ERR_INVALID_VALUE);
+    compile_open_fails("{\"fields\": [\"a b\"]}", PULP_ERR_INVALID_VALUE);
+    compile_open_fails("{\"fields\": [\"a.b\"]}", PULP_ERR_INVALID_VALUE);
+    compile_open_fails("{\"fields\": [\"*\"]}", PULP_ERR_INVALID_VALUE);
+    compile_open_fails("{\"filters\": {\"name\": {\"$where\": 1}}}", PULP_ERR_UNSUPPORTED_VALUE);
+
+    ck_assert_ptr_null(compile_open("{\"filters\": {\"a;b\": 1}}", &error));
+    ck_assert_ptr_nonnull(strstr(error.message, "invalid field name \"a;b\""));
+    pulp_error_clear(&error);
+}
+END_TEST
+
+START_TEST(error_names_path)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    ck_assert_ptr_null(compile_open("{\"filters\": {\"name\": {\"$in\": 1}}}", &error));
+    ck_assert_ptr_nonnull(strstr(error.message, "\"name\""));
+    pulp_error_clear(&error);
+}
+END_TEST
+
+START_TEST(unit_criteria_split)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_unit_criteria_t *compiled = compile_unit_text(
+        "{\"type_ids\": [\"rpm\", \"srpm\"],"
+        " \"filters\": {\"unit\": {\"name\": \"tapir\"},"
+        "             \"association\": {\"owner_type\": \"importer\"}},"
+        " \"sort\": {\"unit\": [[\"name\", \"ascending\"]],"
+        "          \"association\": [[\"created\", \"descending\"]]},"
+        " \"fields\": {\"unit\": [\"name\"], \"association\": [\"created\"]},"
+        " \"limit\": 5, \"skip\": 1, \"remove_duplicates\": true}", &error);
+
+    ck_assert_msg(compiled != NULL, "%s", error.message);
+    ck_assert_int_eq(compiled->type_ids_param, 3);
+    ck_assert_str_eq(compiled->unit->where, "(((u.metadata #> $4::text[]) = $5::jsonb))");
+    ck_assert_str_eq(compiled->unit->order_by,
+                     "ORDER BY (u.metadata #> $6::text[]) ASC NULLS FIRST");
+    ck_assert_str_eq(compiled->unit->limit, "");
+    ck_assert_str_eq(compiled->association->where, "((c.owner_type = $7::text))");
+    ck_assert_str_eq(compiled->association->order_by, "ORDER BY c.created DESC NULLS LAST");
+    ck_assert_str_eq(compiled->association->limit, "LIMIT $8::bigint OFFSET $9::bigint");
+    ck_assert_int_eq(compiled->unit->n_fields, 1);
+    ck_assert_int_eq(compiled->association->n_fields, 1);
+    ck_assert_int_eq(compiled->remove_duplicates, 1);
+    ck_assert_int_eq(compiled->n_params, 7);
+    ck_assert_str_eq(compiled->params[0], "{\"rpm\",\"srpm\"}");
+    ck_assert_str_eq(compiled->params[2], "\"tapir\"");
+    ck_assert_str_eq(compiled->params[4], "importer");
+    ck_assert_str_eq(compiled->params[6], "1");
+    pulp_unit_criteria_free(compiled);
+}
+END_TEST
+
+START_TEST(unit_criteria_empty)
+{
+    pulp_unit_criteria_t *compiled = pulp_unit_criteria_compile(NULL, open_fields,
+                                                                association_fields, 3, NULL);
+
+    ck_assert_ptr_nonnull(compiled);
+    ck_assert_int_eq(compiled->type_ids_param, 0);
+    ck_assert_str_eq(compiled->unit->where, "TRUE");
+    ck_assert_str_eq(compiled->association->where, "TRUE");
+    ck_assert_int_eq(compiled->n_params, 0);
+    pulp_unit_criteria_free(compiled);
+
+    compiled = compile_unit_text("{\"type_ids\": []}", NULL);
+    ck_assert_ptr_nonnull(compiled);
+    ck_assert_int_eq(compiled->type_ids_param, 0);
+    pulp_unit_criteria_free(compiled);
+}
+END_TEST
+
+START_TEST(unit_criteria_rejects)
+{
+    compile_unit_fails("[]", PULP_ERR_INVALID_VALUE);
+    compile_unit_fails("{\"colour\": 1}", PULP_ERR_UNSUPPORTED_VALUE);
+    compile_unit_fails("{\"type_ids\": \"rpm\"}", PULP_ERR_INVALID_VALUE);
+    compile_unit_fails("{\"type_ids\": [1]}", PULP_ERR_INVALID_VALUE);
+    compile_unit_fails("{\"type_ids\": [\"a\\u0000b\"]}", PULP_ERR_INVALID_VALUE);
+    compile_unit_fails("{\"filters\": {\"name\": \"tapir\"}}", PULP_ERR_UNSUPPORTED_VALUE);
+    compile_unit_fails("{\"filters\": [1]}", PULP_ERR_INVALID_VALUE);
+    compile_unit_fails("{\"filters\": {\"unit\": [1]}}", PULP_ERR_INVALID_VALUE);
+    compile_unit_fails("{\"filters\": {\"association\": {\"name\": 1}}}", PULP_ERR_INVALID_VALUE);
+    compile_unit_fails("{\"filters\": {\"unit\": {\"a;b\": 1}}}", PULP_ERR_INVALID_VALUE);
+    compile_unit_fails("{\"filters\": {\"unit\": {\"name\": {\"$foo\": 1}}}}",
+                       PULP_ERR_UNSUPPORTED_VALUE);
+    compile_unit_fails("{\"sort\": [[\"name\", \"ascending\"]]}", PULP_ERR_INVALID_VALUE);
+    compile_unit_fails("{\"fields\": [\"name\"]}", PULP_ERR_INVALID_VALUE);
+    compile_unit_fails("{\"limit\": -1}", PULP_ERR_INVALID_VALUE);
+    compile_unit_fails("{\"skip\": \"1\"}", PULP_ERR_INVALID_VALUE);
+    compile_unit_fails("{\"remove_duplicates\": 1}", PULP_ERR_INVALID_VALUE);
+}
+END_TEST
+
 static Suite *criteria_suite(void)
 {
     Suite *suite = suite_create("criteria");
     TCase *compile = tcase_create("compile");
     TCase *reject = tcase_create("reject");
+    TCase *any = tcase_create("any_field");
+    TCase *units = tcase_create("unit_criteria");
 
     tcase_add_test(compile, empty_matches_all);
     tcase_add_test(compile, equality_is_parameter);
@@ -284,8 +510,19 @@ static Suite *criteria_suite(void)
     tcase_add_test(reject, rejects_bad_paging);
     tcase_add_test(reject, rejects_regex_options);
     tcase_add_test(reject, error_names_field);
+    tcase_add_test(any, any_field_is_path);
+    tcase_add_test(any, any_field_listed_first);
+    tcase_add_test(any, field_path_rules);
+    tcase_add_test(any, field_path_max_length);
+    tcase_add_test(any, rejects_hostile_field_names);
+    tcase_add_test(any, error_names_path);
+    tcase_add_test(units, unit_criteria_split);
+    tcase_add_test(units, unit_criteria_empty);
+    tcase_add_test(units, unit_criteria_rejects);
     suite_add_tcase(suite, compile);
     suite_add_tcase(suite, reject);
+    suite_add_tcase(suite, any);
+    suite_add_tcase(suite, units);
     return suite;
 }
 
