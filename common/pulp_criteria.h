@@ -50,7 +50,7 @@ typedef enum {
     PULP_FIELD_JSON,
 } pulp_field_type_t;
 
-/* The name of a catch-all entry of PULP_FIELD_JSON type. It stands for any other field name
+/* The name of a catch-all entry of PULP_FIELD_JSON type. It matches any other field name
  * that is a dotted path of identifiers (see pulp_criteria_is_field_path) and reaches that
  * path inside its expression, so documents without a fixed schema (content units) can be
  * searched on any of their keys. A path that a document does not have matches nothing, as
@@ -103,7 +103,8 @@ const char **pulp_criteria_prepend_params(const pulp_criteria_t *criteria,
  * start with "_" stay reserved for the server's own fields. */
 int pulp_criteria_is_field_path(const char *name);
 
-/* The longest field path that a PULP_CRITERIA_ANY_FIELD entry accepts, in bytes. */
+/* The maximum length of a field path that a PULP_CRITERIA_ANY_FIELD entry accepts, in
+ * bytes. */
 #define PULP_CRITERIA_MAX_PATH 255
 
 /* Returns 1 when name is listed in "fields" or no "fields" were given. */

@@ -1,4 +1,4 @@
-/* Compilation of unit association criteria; see pulp_unit_criteria.h. */
+/* Compilation of unit association criteria, declared in pulp_unit_criteria.h. */
 #include "pulp_unit_criteria.h"
 
 #include <stdlib.h>

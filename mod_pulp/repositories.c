@@ -118,7 +118,9 @@ static int search_repositories(pulp_request_t *req)
 {
     static const char *const extra_keys[] = { "details", "importers", "distributors", NULL };
     pulp_error_t error = PULP_ERROR_INIT;
-    pulp_search_t search = { NULL, "repositories r", "r.id", repository_fields, always_fields };
+    pulp_search_t search = {
+        NULL, "repositories r", "r.id", repository_fields, always_fields, NULL, NULL, 0,
+    };
     json_object *body = NULL;
     json_object *criteria;
     int importers;

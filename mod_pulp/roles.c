@@ -36,7 +36,9 @@ static const pulp_criteria_field_t role_fields[] = {
 
 static int list_roles(pulp_request_t *req)
 {
-    static const pulp_search_t search = { ROLE_DOCUMENT, "roles r", "r.id", role_fields, NULL };
+    static const pulp_search_t search = {
+        ROLE_DOCUMENT, "roles r", "r.id", role_fields, NULL, NULL, NULL, 0,
+    };
 
     return pulp_search_send(req, &search, NULL);
 }

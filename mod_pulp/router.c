@@ -17,6 +17,7 @@ static const pulp_route_t *const route_tables[] = {
     pulp_permission_routes,
     pulp_plugin_type_routes,
     pulp_event_routes,
+    pulp_unit_routes,
 };
 
 /* Matches one pattern against a path; on success stores the {name} segments in params. */

@@ -37,6 +37,7 @@ extern const pulp_route_t pulp_role_routes[];
 extern const pulp_route_t pulp_permission_routes[];
 extern const pulp_route_t pulp_plugin_type_routes[];
 extern const pulp_route_t pulp_event_routes[];
+extern const pulp_route_t pulp_unit_routes[];
 
 typedef enum {
     PULP_ROUTE_FOUND,

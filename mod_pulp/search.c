@@ -103,28 +103,29 @@ json_object *pulp_search_criteria(pulp_request_t *req, const char *const *extra_
     return criteria;
 }
 
-/* Returns the SQL of one document, reduced to the requested fields when there are any. The
- * list of kept names becomes parameter number param. */
-static const char *projected_document(pulp_request_t *req, const pulp_search_t *search,
-                                      const pulp_criteria_t *compiled, int param,
-                                      const char **names_param)
+const char *pulp_search_project(pulp_request_t *req, const char *document_sql,
+                                char *const *names, int n_names,
+                                const char *const *always_fields, int param,
+                                const char **names_param)
 {
-    const char **names;
-    int n_names = 0;
+    const char **kept_names;
+    int n_always = 0;
+    int n_kept_names = 0;
     char *literal;
 
     *names_param = NULL;
-    if (compiled->n_fields == 0)
-        return search->document_sql;
+    if (n_names == 0)
+        return document_sql;
 
-    names = apr_pcalloc(req->r->pool, sizeof *names * (size_t)(compiled->n_fields + 16));
-    for (int i = 0; i < compiled->n_fields; i++)
-        names[n_names++] = compiled->fields[i];
-    for (int i = 0; search->always_fields && search->always_fields[i] && n_names <
-                    compiled->n_fields + 16; i++)
-        names[n_names++] = search->always_fields[i];
+    while (always_fields && always_fields[n_always])
+        n_always++;
+    kept_names = apr_pcalloc(req->r->pool, sizeof *kept_names * (size_t)(n_names + n_always));
+    for (int i = 0; i < n_names; i++)
+        kept_names[n_kept_names++] = names[i];
+    for (int i = 0; i < n_always; i++)
+        kept_names[n_kept_names++] = always_fields[i];
 
-    literal = pulp_db_text_array(names, (size_t)n_names);
+    literal = pulp_db_text_array(kept_names, (size_t)n_kept_names);
     if (!literal)
         return NULL;
     *names_param = apr_pstrdup(req->r->pool, literal);
@@ -132,7 +133,7 @@ static const char *projected_document(pulp_request_t *req, const pulp_search_t *
     return apr_psprintf(req->r->pool,
                         "(SELECT coalesce(json_object_agg(key, value), '{}'::json)"
                         " FROM json_each((%s)::json) WHERE key = ANY ($%d::text[]))",
-                        search->document_sql, param);
+                        document_sql, param);
 }
 
 int pulp_search_send(pulp_request_t *req, const pulp_search_t *search, json_object *criteria)
@@ -148,26 +149,29 @@ int pulp_search_send(pulp_request_t *req, const pulp_search_t *search, json_obje
     int n_params;
     int status;
 
-    compiled = pulp_criteria_compile(criteria, search->fields, 1, &error);
+    compiled = pulp_criteria_compile(criteria, search->fields, search->n_params + 1, &error);
     if (!compiled) {
         status = pulp_send_error(req, &error);
         goto end;
     }
-    document = projected_document(req, search, compiled, compiled->n_params + 1, &names_param);
-    params = pulp_criteria_prepend_params(compiled, NULL, 0);
+    n_params = search->n_params + compiled->n_params;
+    document = pulp_search_project(req, search->document_sql, compiled->fields,
+                                   compiled->n_fields, search->always_fields, n_params + 1,
+                                   &names_param);
+    params = pulp_criteria_prepend_params(compiled, search->params, search->n_params);
     if (!document || !params) {
         status = pulp_send_error_status(req, PULP_ERR_INTERNAL, "out of memory");
         goto end;
     }
-    n_params = compiled->n_params;
     if (names_param)
         params[n_params++] = names_param;
 
     sql = apr_pstrcat(req->r->pool, "SELECT (", document, ")::text FROM ", search->from_sql,
-                      " WHERE ", compiled->where, " ",
+                      " WHERE ", search->where_sql ? search->where_sql : "TRUE", " AND ",
+                      compiled->where, " ",
                       *compiled->order_by ? compiled->order_by : "ORDER BY ",
-                      *compiled->order_by ? "" : search->default_order, " ", compiled->limit,
-                      NULL);
+                      *compiled->order_by ? ", " : "", search->default_order, " ",
+                      compiled->limit, NULL);
 
     /* Without criteria the text is fixed, so preparing it once per connection pays off. */
     db = pulp_request_db(req, &error);

@@ -64,6 +64,9 @@ static const pulp_search_t task_search = {
     "t.seq",
     task_fields,
     always_fields,
+    NULL,
+    NULL,
+    0,
 };
 
 static const char *const completed_states[] = { "finished", "error", "canceled", "skipped", NULL };

@@ -34,7 +34,7 @@ static const pulp_criteria_field_t user_fields[] = {
 static const char *const always_fields[] = { "login", "_href", NULL };
 
 static const pulp_search_t user_search = {
-    USER_DOCUMENT, "users u", "u.login", user_fields, always_fields,
+    USER_DOCUMENT, "users u", "u.login", user_fields, always_fields, NULL, NULL, 0,
 };
 
 pulp_status_t pulp_users_check_super_user_left(pulp_request_t *req, pulp_error_t *error)
