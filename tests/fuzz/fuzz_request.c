@@ -1,5 +1,5 @@
 /* libFuzzer target for what the API does with a request body before any SQL runs: parse it as
- * JSON, compile criteria from it, check it as every registered importer and distributor
+ * JSON, compile criteria and unit association criteria from it, check it as every registered importer and distributor
  * configuration, and check its strings as relative paths.
  *
  * Built and run by scripts/run-fuzz (clang -fsanitize=fuzzer,address,undefined). */
@@ -11,6 +11,7 @@
 #include "pulp_criteria.h"
 #include "pulp_json.h"
 #include "pulp_plugins.h"
+#include "pulp_unit_criteria.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,6 +24,41 @@ static const pulp_criteria_field_t fields[] = {
     { "notes", "r.notes", PULP_FIELD_JSON },
     { NULL, NULL, PULP_FIELD_TEXT },
 };
+
+/* The fields of a unit search: fixed ones and any identifier path into metadata. */
+static const pulp_criteria_field_t unit_fields[] = {
+    { "_id", "u.id::text", PULP_FIELD_TEXT },
+    { "_last_updated", "u.updated", PULP_FIELD_TIMESTAMP },
+    { PULP_CRITERIA_ANY_FIELD, "u.metadata", PULP_FIELD_JSON },
+    { NULL, NULL, PULP_FIELD_TEXT },
+};
+
+static const pulp_criteria_field_t association_fields[] = {
+    { "created", "c.created", PULP_FIELD_TIMESTAMP },
+    { "owner_type", "c.owner_type", PULP_FIELD_TEXT },
+    { NULL, NULL, PULP_FIELD_TEXT },
+};
+
+static void compile_unit_criteria(json_object *criteria)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_unit_criteria_t *compiled = pulp_unit_criteria_compile(criteria, unit_fields,
+                                                                association_fields, 3, &error);
+
+    /* Either a result or an error, never both and never neither. */
+    if (compiled) {
+        if (error.status != PULP_OK || !compiled->unit || !compiled->association)
+            __builtin_trap();
+        for (int i = 0; i < compiled->n_params; i++) {
+            if (!compiled->params[i])
+                __builtin_trap();
+        }
+    } else if (error.status == PULP_OK) {
+        __builtin_trap();
+    }
+    pulp_unit_criteria_free(compiled);
+    pulp_error_clear(&error);
+}
 
 static void compile_criteria(json_object *criteria)
 {
@@ -90,9 +126,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     compile_criteria(body);
+    compile_unit_criteria(body);
     if (json_object_is_type(body, json_type_object) &&
-        json_object_object_get_ex(body, "criteria", &criteria))
+        json_object_object_get_ex(body, "criteria", &criteria)) {
         compile_criteria(criteria);
+        compile_unit_criteria(criteria);
+    }
     if (json_object_is_type(body, json_type_object)) {
         json_object *merged = pulp_config_merge(body, body);
 
