@@ -54,7 +54,9 @@ typedef enum {
  * that is a dotted path of identifiers (see pulp_criteria_is_field_path) and reaches that
  * path inside its expression, so documents without a fixed schema (content units) can be
  * searched on any of their keys. A path that a document does not have matches nothing, as
- * in MongoDB. */
+ * in MongoDB.
+ * NOTE: unlike MongoDB, a path does not match the elements of a list one by one: it reaches
+ * into a list only by index ("requires.0.name"). */
 #define PULP_CRITERIA_ANY_FIELD "*"
 
 typedef struct pulp_criteria_field {
