@@ -17,6 +17,21 @@ static void trim_final_newline(pulp_error_t *error)
         error->message[length - 1] = '\0';
 }
 
+/* Sends the server's notices to the log instead of libpq's default, standard error: warnings
+ * at warning level, the rest (such as DROP TABLE IF EXISTS of a missing table) at debug. */
+static void log_notice(void *baton, const PGresult *notice)
+{
+    const char *severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *text = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
+    pulp_log_level_t level = PULP_LOG_DEBUG;
+
+    (void)baton;
+    if (severity && strcmp(severity, "WARNING") == 0)
+        level = PULP_LOG_WARNING;
+    if (pulp_log_enabled(level))
+        pulp_log(level, "database %s: %s", severity ? severity : "notice", text ? text : "");
+}
+
 PGconn *pulp_db_connect(const char *conninfo, const char *application_name, pulp_error_t *error)
 {
     /* The caller's conninfo is expanded last, so what it sets overrides these defaults. */
@@ -40,6 +55,7 @@ PGconn *pulp_db_connect(const char *conninfo, const char *application_name, pulp
         PQfinish(conn);
         return NULL;
     }
+    PQsetNoticeReceiver(conn, log_notice, NULL);
     return conn;
 }
 
