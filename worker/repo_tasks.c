@@ -63,16 +63,19 @@ static json_object *override_arg(pulp_task_context_t *ctx)
     return value;
 }
 
-/* Reads one row of plugin state; returns NULL with a 404 error when it does not exist. */
+/* Reads one row of a repository's plugin state: the importer (plugin_id NULL) or the
+ * distributor plugin_id. Returns NULL with a 404 error naming them when the row, or the
+ * repository, no longer exists: it may have been removed while the task waited. */
 static PGresult *read_plugin_row(PGconn *db, const char *sql, int n_params,
-                                 const char *const *params, const char *what,
+                                 const char *const *params, const char *kind,
+                                 const char *plugin_id, const char *repo_id,
                                  pulp_error_t *error)
 {
     PGresult *result = pulp_db_query(db, error, sql, n_params, params);
 
     if (result && PQntuples(result) == 0) {
         PQclear(result);
-        pulp_error_set(error, PULP_ERR_MISSING_RESOURCE, "%s", what);
+        pulp_error_missing(error, kind, plugin_id, "repository", repo_id);
         return NULL;
     }
     return result;
@@ -230,8 +233,8 @@ static pulp_status_t run_sync(pulp_task_context_t *ctx, json_object **result,
     if (!repo_id)
         return pulp_error_set(error, PULP_ERR_MISSING_VALUE,
                               "the argument \"repo_id\" is missing");
-    importer = read_plugin_row(db, importer_sql, 1, &repo_id,
-                               "repository has no importer or does not exist", error);
+    importer = read_plugin_row(db, importer_sql, 1, &repo_id, "importer", NULL, repo_id,
+                               error);
     if (!importer)
         return error->status;
 
@@ -315,8 +318,8 @@ static pulp_status_t run_publish(pulp_task_context_t *ctx, json_object **result,
     {
         const char *params[2] = { repo_id, distributor_id };
 
-        distributor = read_plugin_row(db, distributor_sql, 2, params,
-                                      "distributor or repository does not exist", error);
+        distributor = read_plugin_row(db, distributor_sql, 2, params, "distributor",
+                                      distributor_id, repo_id, error);
     }
     if (!distributor)
         return error->status;
@@ -420,8 +423,8 @@ static pulp_status_t run_distributor_remove(pulp_task_context_t *ctx, json_objec
     if (!repo_id || !distributor_id)
         return pulp_error_set(error, PULP_ERR_MISSING_VALUE,
                               "the argument \"repo_id\" or \"distributor_id\" is missing");
-    distributor = read_plugin_row(db, distributor_sql, 2, params,
-                                  "distributor or repository does not exist", error);
+    distributor = read_plugin_row(db, distributor_sql, 2, params, "distributor",
+                                  distributor_id, repo_id, error);
     if (!distributor)
         return error->status;
 

@@ -394,3 +394,21 @@ def test_repository_delete_waits_for_running_task(api):
     assert deletion["state"] == "finished"
     assert sleeper_run["state"] == "finished"
     assert api.get(f"repositories/{repo_id}/").status_code == 404
+
+
+def test_sync_queued_behind_delete_names_repository(api):
+    repo_id = f"delete-{uuid.uuid4().hex[:10]}"
+    response = api.post("repositories/", json={
+        "id": repo_id, "importer_type_id": "yum_importer",
+        "importer_config": {"feed": "http://127.0.0.1:9/"}})
+    assert response.status_code == 201, response.text
+    sleeper = diagnostic(api, "sleep", 1.0, resource=f"repository:{repo_id}")
+    wait_state(api, sleeper, {"running"})
+    deletion = api.delete(f"repositories/{repo_id}/").json()
+    sync = api.post(f"repositories/{repo_id}/actions/sync/", json={})
+    assert sync.status_code == 202, sync.text
+    assert wait_task(api, deletion)["state"] == "finished"
+    report = wait_task(api, sync.json())
+    assert report["state"] == "error"
+    assert report["error"]["code"] == "PLP0009"
+    assert f'importer of repository "{repo_id}"' in report["error"]["description"]
