@@ -237,6 +237,15 @@ static pulp_status_t download_all(yum_sync_t *sync, pulp_downloader_t *downloade
     return PULP_OK;
 }
 
+/* Adds to a 404 for repomd.xml what the feed must point at, the usual mistake. */
+static void append_feed_hint(pulp_error_t *error)
+{
+    size_t length = strlen(error->message);
+
+    snprintf(error->message + length, sizeof error->message - length,
+             "; the feed must be the URL of the directory that contains repodata/");
+}
+
 static pulp_status_t fetch_repomd(yum_sync_t *sync, pulp_storage_file_t **repomd,
                                   pulp_error_t *error)
 {
@@ -256,6 +265,8 @@ static pulp_status_t fetch_repomd(yum_sync_t *sync, pulp_storage_file_t **repomd
     if (status == PULP_OK)
         snprintf(sync->repomd_sha256, sizeof sync->repomd_sha256, "%s",
                  pulp_storage_file_sha256(*repomd));
+    else if (strstr(error->message, "HTTP status 404"))
+        append_feed_hint(error);
     return status;
 }
 

@@ -73,6 +73,15 @@ def test_package_not_found(api, repo, feed):
     assert_unchanged(api, repo)
 
 
+def test_feed_without_repodata(api, repo, feed):
+    """A feed URL one level off gives a 404 for repomd.xml and says what the feed must be."""
+    message = failed_sync(api, repo[0], feed.url + "Packages/")
+    assert "repodata/repomd.xml" in message
+    assert "HTTP status 404" in message
+    assert "the directory that contains repodata/" in message
+    assert_unchanged(api, repo)
+
+
 def test_server_error_retried(api, repo, feed):
     feed.faults[TAPIR] = Fault("status", 503)
     message = failed_sync(api, repo[0], feed.url, retries=2)
