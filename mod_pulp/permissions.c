@@ -22,8 +22,13 @@ static const char *const operation_names[] = {
 
 const char *pulp_permission_resource(pulp_request_t *req, const char *path)
 {
-    size_t length = strlen(path);
+    static const char api_prefix[] = "/pulp/api/v2/";
+    size_t length;
 
+    /* Permissions name paths from /v2/, as in Pulp 2; the full URL path means the same. */
+    if (strncmp(path, api_prefix, sizeof api_prefix - 1) == 0)
+        path += strlen("/pulp/api");
+    length = strlen(path);
     if (path[0] != '/' || strstr(path, "//") || strstr(path, "/../") || strstr(path, "/./"))
         return NULL;
     if (path[length - 1] == '/')

@@ -79,6 +79,13 @@ def test_grant_read(api, session, user):
     assert session.post("repositories/", json={"id": unique("r")}).status_code == 403
 
 
+def test_grant_full_url_path(api, session, user):
+    grant(api, user[0], "/pulp/api/v2/repositories/", ["READ"])
+    assert session.get("repositories/").status_code == 200
+    listed = api.get("permissions/", params={"resource": "/v2/repositories/"}).json()
+    assert any(entry["users"].get(user[0]) == ["READ"] for entry in listed)
+
+
 def test_permission_inherited(api, session, user):
     repo_id = unique("repo")
     assert api.post("repositories/", json={"id": repo_id}).status_code == 201
