@@ -122,8 +122,10 @@ static pulp_status_t invalid(pulp_error_t *error, const char *key, const char *v
 static pulp_status_t set_broker(pulp_worker_config_t *config, const char *value,
                                 pulp_error_t *error)
 {
+    /* The value is not repeated, because it may contain the broker password. */
     if (strncmp(value, "amqp://", 7) != 0 && strncmp(value, "amqps://", 8) != 0)
-        return invalid(error, "broker", value, "expected amqp://HOST:PORT or amqps://HOST:PORT");
+        return pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid value for \"broker\": "
+                              "expected amqp://[USER[:PASSWORD]@]HOST[:PORT] or amqps://...");
     return set_string(&config->broker, "broker", value, error);
 }
 
