@@ -159,6 +159,7 @@ check: deps
 	@scripts/run-unit-tests $(B)/tests
 	@scripts/run-fuzz
 	@PULP_TEST_MPMS="$${PULP_TEST_MPMS:-event worker prefork}" scripts/run-functional-tests
+	@echo "make check: passed (unit tests, fuzzer, functional tests under MPMs: $${PULP_TEST_MPMS:-event worker prefork})"
 
 # --- the private stack -----------------------------------------------------------------------
 
