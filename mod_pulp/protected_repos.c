@@ -12,17 +12,10 @@
 #include "pulp_x509.h"
 
 /* pulp_config_is_true accepts a JSON true or the string "true" in any case, so the query
- * compares the text of the value without case. The URL of the last publish is left out when
- * another distributor is now configured to publish there, because that one's publish has
- * replaced the link. */
+ * compares the text of the value without case. */
 #define PROTECTED_SQL                                                                      \
-    "SELECT d.repo_id, d.distributor_id, d.config ->> 'relative_url',"                     \
-    " CASE WHEN NOT EXISTS (SELECT 1 FROM distributors o"                                  \
-    "   WHERE o.config ->> 'relative_url' = d.scratchpad ->> 'relative_url'"                \
-    "   AND NOT (o.repo_id = d.repo_id AND o.distributor_id = d.distributor_id))"           \
-    " THEN d.scratchpad ->> 'relative_url' END,"                                           \
-    " d.config ->> 'auth_ca' FROM distributors d"                                          \
-    " WHERE d.distributor_type_id = 'yum_distributor'"                                     \
+    "SELECT d.repo_id, d.distributor_id, d.config ->> 'relative_url', d.config ->> 'auth_ca'" \
+    " FROM distributors d WHERE d.distributor_type_id = 'yum_distributor'"                 \
     " AND lower(d.config ->> 'protected') = 'true'"
 
 /* Longer relative URLs are not indexed; the publish rejects them (PULP_STORAGE_PATH_MAX). */
@@ -35,10 +28,12 @@ typedef struct entry {
     const char *ca_error;
 } entry_t;
 
-/* One loaded list, valid while the epoch of PULP_CHANGES_REPOSITORIES is epoch. */
+/* One loaded list, valid while the epoch of PULP_CHANGES_REPOSITORIES is epoch. by_tree is
+ * keyed by "<repo id>/<distributor id>"; neither id contains a '/'. */
 typedef struct snapshot {
     apr_pool_t *pool;
     apr_hash_t *by_url;
+    apr_hash_t *by_tree;
     unsigned long epoch;
 } snapshot_t;
 
@@ -97,8 +92,8 @@ static int normalize_url(const char *url, char *out, size_t size)
     return used > 0;
 }
 
-/* Indexes entry under url once normalized. The config's relative_url is indexed first and
- * wins over the URL of another distributor's last publish. */
+/* Indexes entry under url once normalized. Two distributors cannot have the same
+ * relative_url text, but "a" and "a/" normalize alike, and the first one loaded wins. */
 static void index_url(snapshot_t *snapshot, const char *url, entry_t *entry)
 {
     char normalized[URL_MAX];
@@ -119,9 +114,12 @@ static entry_t *make_entry(snapshot_t *snapshot, const PGresult *result, int row
 
     entry->repo_id = apr_pstrdup(snapshot->pool, PQgetvalue(result, row, 0));
     entry->distributor_id = apr_pstrdup(snapshot->pool, PQgetvalue(result, row, 1));
-    if (PQgetisnull(result, row, 4))
+    apr_hash_set(snapshot->by_tree,
+                 apr_pstrcat(snapshot->pool, entry->repo_id, "/", entry->distributor_id, NULL),
+                 APR_HASH_KEY_STRING, entry);
+    if (PQgetisnull(result, row, 3))
         return entry;
-    if (pulp_x509_store_from_pem(PQgetvalue(result, row, 4), &entry->store, &error) == PULP_OK) {
+    if (pulp_x509_store_from_pem(PQgetvalue(result, row, 3), &entry->store, &error) == PULP_OK) {
         apr_pool_cleanup_register(snapshot->pool, entry->store, free_store,
                                   apr_pool_cleanup_null);
     } else {
@@ -140,7 +138,6 @@ static snapshot_t *load(PGconn *db, unsigned long epoch, pulp_error_t *error)
 {
     PGresult *result = pulp_db_query(db, error, PROTECTED_SQL, 0, NULL);
     snapshot_t *snapshot;
-    entry_t **entries;
     apr_pool_t *pool;
     int rows;
 
@@ -157,15 +154,11 @@ static snapshot_t *load(PGconn *db, unsigned long epoch, pulp_error_t *error)
     snapshot = apr_pcalloc(pool, sizeof *snapshot);
     snapshot->pool = pool;
     snapshot->by_url = apr_hash_make(pool);
+    snapshot->by_tree = apr_hash_make(pool);
     snapshot->epoch = epoch;
     rows = PQntuples(result);
-    entries = apr_pcalloc(pool, sizeof *entries * (size_t)(rows > 0 ? rows : 1));
-    for (int row = 0; row < rows; row++) {
-        entries[row] = make_entry(snapshot, result, row);
-        index_url(snapshot, nullable_value(result, row, 2), entries[row]);
-    }
     for (int row = 0; row < rows; row++)
-        index_url(snapshot, nullable_value(result, row, 3), entries[row]);
+        index_url(snapshot, nullable_value(result, row, 2), make_entry(snapshot, result, row));
     PQclear(result);
     return snapshot;
 }
@@ -207,33 +200,60 @@ static const pulp_protected_repo_t *copy_entry(const entry_t *entry, apr_pool_t 
     return repo;
 }
 
+/* Returns the entry of the distributor whose tree the link at the top of the path serves,
+ * unless it is already found by the path itself. */
+static const entry_t *lookup_tree(const snapshot_t *snapshot, const pulp_served_tree_t *tree,
+                                  const entry_t *by_url, apr_pool_t *pool)
+{
+    const entry_t *entry;
+
+    if (!tree || !tree->repo_id)
+        return NULL;
+    entry = apr_hash_get(snapshot->by_tree,
+                         apr_pstrcat(pool, tree->repo_id, "/", tree->distributor_id, NULL),
+                         APR_HASH_KEY_STRING);
+    return entry == by_url ? NULL : entry;
+}
+
+static void find_in(const snapshot_t *snapshot, const char *path, const pulp_served_tree_t *tree,
+                    apr_pool_t *pool, const pulp_protected_repo_t *found[2])
+{
+    const entry_t *by_url = lookup(snapshot, path);
+
+    found[0] = copy_entry(by_url, pool);
+    found[1] = copy_entry(lookup_tree(snapshot, tree, by_url, pool), pool);
+}
+
 /* Looks path up in the current list if it may be used; returns 0 when it may not. */
-static int find_current(PGconn *db, unsigned long epoch, const char *path, apr_pool_t *pool,
-                        const pulp_protected_repo_t **found)
+static int find_current(PGconn *db, unsigned long epoch, const char *path,
+                        const pulp_served_tree_t *tree, apr_pool_t *pool,
+                        const pulp_protected_repo_t *found[2])
 {
     int usable;
 
     apr_thread_mutex_lock(mutex);
     usable = current && (!db || current->epoch == epoch);
     if (usable)
-        *found = copy_entry(lookup(current, path), pool);
+        find_in(current, path, tree, pool, found);
     apr_thread_mutex_unlock(mutex);
     return usable;
 }
 
-pulp_status_t pulp_protected_repos_find(PGconn *db, const char *path, apr_pool_t *pool,
-                                        const pulp_protected_repo_t **found,
+pulp_status_t pulp_protected_repos_find(PGconn *db, const char *path,
+                                        const pulp_served_tree_t *tree, apr_pool_t *pool,
+                                        const pulp_protected_repo_t *found[2],
                                         pulp_error_t *error)
 {
     unsigned long epoch = pulp_changes_epoch(PULP_CHANGES_REPOSITORIES);
     snapshot_t *fresh;
     snapshot_t *stale = NULL;
 
-    *found = NULL;
+    found[0] = NULL;
+    found[1] = NULL;
     if (!mutex)
         return pulp_error_set(error, PULP_ERR_INTERNAL, "the list of protected repositories "
                               "was not set up in this httpd child");
-    if (find_current(db, epoch, path, pool, found))
+    if (find_current(db, epoch, path, tree, pool, found))
         return PULP_OK;
     if (!db)
         return pulp_error_set(error, PULP_ERR_UNAVAILABLE, "could not reach the database, and "
@@ -244,7 +264,7 @@ pulp_status_t pulp_protected_repos_find(PGconn *db, const char *path, apr_pool_t
     if (!fresh)
         return error->status;
     apr_thread_mutex_lock(mutex);
-    *found = copy_entry(lookup(fresh, path), pool);
+    find_in(fresh, path, tree, pool, found);
     if (!current || fresh->epoch >= current->epoch) {
         stale = current;
         current = fresh;

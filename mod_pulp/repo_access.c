@@ -2,8 +2,11 @@
  *
  * A request whose file lies below <PulpStorageDir>/published/yum/http/repos/ or
  * .../https/repos/ (whatever Alias maps it there) is served only when no protected
- * distributor publishes at that path, or when the client presented a TLS client certificate
- * that verifies against the distributor's auth_ca, or PulpRepoAuthCA when it has none.
+ * distributor guards it, or when the client presented a TLS client certificate that
+ * verifies against the auth_ca of each one that does (PulpRepoAuthCA for one without).
+ * A distributor guards the paths inside its relative_url, and the tree that the link above
+ * the path serves, read from the link's target. After a distributor moves to another
+ * relative_url, its old link serves its tree until a publish replaces or removes it.
  * Everything else, the API included, passes after one string comparison.
  *
  * mod_ssl must request the certificate without checking it itself, with
@@ -11,7 +14,11 @@
  * CA to check it against depends on the requested path, which the handshake does not know. */
 #include "repo_access.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <apr_strings.h>
 #include <httpd.h>
@@ -44,9 +51,11 @@ static const char *after_prefix(const char *text, const char *prefix)
 }
 
 /* Returns the path of the request below a published yum tree, without repeated or trailing
- * slashes ("" for the tree's top), or NULL when the request is not for a published yum
- * tree. r->path_info holds the part of the path that does not exist on disk. */
-static const char *tree_path(request_rec *r, const pulp_server_config_t *config)
+ * slashes ("" for the tree's top), or NULL when the request is not for a published yum tree.
+ * Sets *root to the directory of the scheme's links. r->path_info holds the part of the
+ * path that does not exist on disk. */
+static const char *tree_path(request_rec *r, const pulp_server_config_t *config,
+                             const char **root)
 {
     size_t root_length = strlen(config->storage_dir);
     const char *rest;
@@ -64,6 +73,7 @@ static const char *tree_path(request_rec *r, const pulp_server_config_t *config)
         rest = after_prefix(r->filename + root_length, "/published/yum/https/repos");
     if (!rest)
         return NULL;
+    *root = apr_pstrndup(r->pool, r->filename, (apr_size_t)(rest - r->filename));
     if (r->path_info && *r->path_info)
         rest = apr_pstrcat(r->pool, rest, r->path_info, NULL);
 
@@ -77,6 +87,65 @@ static const char *tree_path(request_rec *r, const pulp_server_config_t *config)
         used--;
     path[used] = '\0';
     return path;
+}
+
+/* Reads the repository and distributor ids from the target of a link that serves a tree,
+ * "<one ../ per level>master/<repo>/<distributor>/<tree>" (plugins/yum/yum_tree.c).
+ * Returns 0 when the target has that form or the link is gone, and -1 otherwise. */
+static int read_link_owner(request_rec *r, const char *link, pulp_served_tree_t *tree)
+{
+    char target[PATH_MAX];
+    ssize_t length = readlink(link, target, sizeof target - 1);
+    const char *repo;
+    const char *distributor;
+    const char *tree_name;
+
+    if (length < 0)
+        return errno == ENOENT ? 0 : -1;
+    target[length] = '\0';
+    repo = target;
+    while (strncmp(repo, "../", 3) == 0)
+        repo += 3;
+    if (strncmp(repo, "master/", 7) != 0)
+        return -1;
+    repo += 7;
+    distributor = strchr(repo, '/');
+    tree_name = distributor ? strchr(distributor + 1, '/') : NULL;
+    if (!tree_name || distributor == repo || tree_name == distributor + 1 || !tree_name[1])
+        return -1;
+    tree->repo_id = apr_pstrndup(r->pool, repo, (apr_size_t)(distributor - repo));
+    tree->distributor_id = apr_pstrndup(r->pool, distributor + 1,
+                                        (apr_size_t)(tree_name - distributor - 1));
+    return 0;
+}
+
+/* Finds the link that serves path, the first of its leading runs of segments below root
+ * that is a symlink (a publish never makes a link below another one), and reads whose tree
+ * it serves. Leaves tree's ids NULL when no link is found. Returns -1 when the link's target
+ * is not a published tree or a path cannot be read, so that the check fails closed. */
+static int find_serving_link(request_rec *r, const char *root, const char *path,
+                             pulp_served_tree_t *tree)
+{
+    char *prefix = apr_pstrcat(r->pool, root, "/", path, NULL);
+    char *segment = prefix + strlen(root) + 1;
+
+    tree->repo_id = NULL;
+    tree->distributor_id = NULL;
+    for (;;) {
+        char *slash = strchr(segment, '/');
+        struct stat info;
+
+        if (slash)
+            *slash = '\0';
+        if (lstat(prefix, &info) != 0)
+            return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+        if (S_ISLNK(info.st_mode))
+            return read_link_owner(r, prefix, tree);
+        if (!S_ISDIR(info.st_mode) || !slash)
+            return 0;
+        *slash = '/';
+        segment = slash + 1;
+    }
 }
 
 static int deny(request_rec *r, int status, const char *message)
@@ -149,7 +218,8 @@ static int check_certificate(request_rec *r, const pulp_server_config_t *config,
  * change notices up to date. When the database cannot be reached, the list that this child
  * loaded last decides. */
 static pulp_status_t find_protected(request_rec *r, pulp_server_config_t *config,
-                                    const char *path, const pulp_protected_repo_t **repo,
+                                    const char *path, const pulp_served_tree_t *tree,
+                                    const pulp_protected_repo_t *found[2],
                                     pulp_error_t *error)
 {
     pulp_request_t req = { 0 };
@@ -167,7 +237,7 @@ static pulp_status_t find_protected(request_rec *r, pulp_server_config_t *config
                       "with the list loaded last: %s", db_error.message);
         pulp_error_clear(&db_error);
     }
-    status = pulp_protected_repos_find(db, path, r->pool, repo, error);
+    status = pulp_protected_repos_find(db, path, tree, r->pool, found, error);
     pulp_request_release_db(&req);
     return status;
 }
@@ -176,21 +246,39 @@ static int check_repo_access(request_rec *r)
 {
     pulp_server_config_t *config = ap_get_module_config(r->server->module_config, &pulp_module);
     pulp_error_t error = PULP_ERROR_INIT;
-    const pulp_protected_repo_t *repo = NULL;
-    const char *path = tree_path(r, config);
+    const pulp_protected_repo_t *found[2] = { NULL, NULL };
+    pulp_served_tree_t tree;
+    const char *root = NULL;
+    const char *path = tree_path(r, config, &root);
+    int checked = 0;
 
     if (!path || !*path)
         return DECLINED;
-    if (find_protected(r, config, path, &repo, &error) != PULP_OK) {
+    if (find_serving_link(r, root, path, &tree) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "could not tell which repository serves "
+                      "\"%s\": the link above \"%s\" in \"%s\" cannot be read or does not "
+                      "point at a published tree", r->uri, path, root);
+        return deny(r, HTTP_FORBIDDEN, "could not tell which repository serves this path, "
+                    "so it is not served; see the server's error log");
+    }
+    if (find_protected(r, config, path, &tree, found, &error) != PULP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "could not check whether \"%s\" is "
                       "protected: %s", r->uri, error.message);
         pulp_error_clear(&error);
         return deny(r, HTTP_SERVICE_UNAVAILABLE, "could not check whether the repository is "
                     "protected, because the database cannot be reached; retry later");
     }
-    if (!repo)
-        return DECLINED;
-    return check_certificate(r, config, repo);
+    for (int i = 0; i < 2; i++) {
+        int status;
+
+        if (!found[i])
+            continue;
+        status = check_certificate(r, config, found[i]);
+        if (status != OK)
+            return status;
+        checked = 1;
+    }
+    return checked ? OK : DECLINED;
 }
 
 void pulp_repo_access_register(void)

@@ -210,6 +210,40 @@ def test_old_relative_url_stays_protected(api, https_stack, feed, certs):
     assert https_get(https_stack, new_url, REPOMD, client_of(certs)).status_code == 200
 
 
+def test_old_url_taken_by_open_repo_stays_protected(api, https_stack, feed, certs):
+    """Another repository may take the old relative URL of a protected one before either
+    publishes. The link there still serves the protected tree, so it stays protected, also
+    after the new owner publishes over http only and leaves the https link in place."""
+    repo_id, old_url = protected_repo(api, feed, certs)
+    response = update_distributor(api, repo_id, {"relative_url": unique_id("moved")})
+    assert response.status_code == 202, response.text
+    open_id = unique_id("taker")
+    create_repo(api, open_id, feed.url, auto_publish=False,
+                distributor_config={"relative_url": old_url, "http": True, "https": False})
+    assert https_get(https_stack, old_url, REPOMD).status_code == 403
+    assert https_get(https_stack, old_url, REPOMD, client_of(certs)).status_code == 200
+    task, _ = sync(api, open_id)
+    assert task["state"] == "finished", task["error"]
+    task = publish(api, open_id)
+    assert task["state"] == "finished", task["error"]
+    response = https_get(https_stack, old_url, REPOMD)
+    assert response.status_code == 403
+    assert repo_id in response.json()["error_message"]
+
+
+def test_old_url_taken_by_other_ca_repo(api, https_stack, feed, certs, other_certs):
+    """A protected repository that takes the old relative URL of another one does not open
+    the other one's tree to its own clients."""
+    repo_id, old_url = protected_repo(api, feed, certs)
+    response = update_distributor(api, repo_id, {"relative_url": unique_id("moved")})
+    assert response.status_code == 202, response.text
+    create_repo(api, unique_id("taker"), feed.url, auto_publish=False, distributor_config={
+        "relative_url": old_url, "http": False, "https": True, "protected": True,
+        "auth_ca": other_certs.text("ca_cert")})
+    assert https_get(https_stack, old_url, REPOMD, client_of(other_certs)).status_code == 403
+    assert https_get(https_stack, old_url, REPOMD, client_of(certs)).status_code == 403
+
+
 def test_intermediate_ca_as_auth_ca(api, https_stack, feed, certs, tmp_path):
     """auth_ca may be an intermediate CA without its root."""
     intermediate = make_intermediate(tmp_path, certs)
