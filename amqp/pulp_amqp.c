@@ -174,6 +174,12 @@ static int parse_user_info(pulp_amqp_t *amqp, const char *start, const char *end
     amqp->user = percent_decode(start, colon ? colon : end, "user name", error);
     if (!amqp->user)
         return -1;
+    if (!*amqp->user) {
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid broker URL: the user name "
+                       "before \"@\" is empty (leave out USER:PASSWORD@ to connect without "
+                       "credentials)");
+        return -1;
+    }
     if (colon) {
         amqp->password = percent_decode(colon + 1, end, "password", error);
         if (!amqp->password)
@@ -194,6 +200,23 @@ static int valid_port(const char *port)
         value = value * 10 + (*p - '0');
     }
     return value >= 1 && value <= 65535;
+}
+
+/* Checks a host name (RFC 3986 unreserved characters, which DNS names and IPv4 addresses
+ * use) or, in brackets, an IPv6 address. Zone ids ("%eth0") are not supported. */
+static int valid_host(const char *host, int bracketed)
+{
+    for (const char *p = host; *p; p++) {
+        int letter_or_digit = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                              (*p >= '0' && *p <= '9');
+        int valid = bracketed ? hex_digit_value(*p) >= 0 || *p == ':' || *p == '.'
+                              : letter_or_digit || *p == '-' || *p == '.' || *p == '_' ||
+                                    *p == '~';
+
+        if (!valid)
+            return 0;
+    }
+    return 1;
 }
 
 /* Splits HOST[:PORT] or [IPV6]:PORT, the part [start, end) after the user information, into
@@ -225,6 +248,14 @@ static int parse_host_port(pulp_amqp_t *amqp, const char *start, const char *end
     }
     if (!*amqp->host) {
         pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid broker URL: the host is missing");
+        return -1;
+    }
+    if (!valid_host(amqp->host, *start == '[')) {
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE, *start == '['
+                       ? "invalid broker URL: the host in brackets must be an IPv6 address, "
+                         "of hexadecimal digits, ':' and '.'"
+                       : "invalid broker URL: the host may contain only ASCII letters, digits, "
+                         "'-', '.', '_' and '~' (write an IPv6 address as [ADDRESS])");
         return -1;
     }
     if (!valid_port(amqp->port)) {
@@ -261,6 +292,15 @@ static int parse_url(pulp_amqp_t *amqp, const char *url, pulp_error_t *error)
     }
 
     end = rest + strcspn(rest, "/?#");
+    if (strchr(end, '@')) {
+        /* Most likely an unescaped '/', '?' or '#' in the password. Reading the URL as RFC
+         * 3986 does would connect to the user name as the host and log the start of the
+         * password as the port. */
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                       "invalid broker URL: an \"@\" follows the host, so percent-encode any '/', '?' "
+                       "or '#' in the user name or password (as %%2F, %%3F and %%23)");
+        return -1;
+    }
     for (const char *p = rest; p < end; p++) {
         if (*p == '@')
             at = p;

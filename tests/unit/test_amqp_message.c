@@ -174,7 +174,7 @@ START_TEST(url_error_hides_password)
     pulp_error_t error = PULP_ERROR_INIT;
 
     /* The unescaped '/' ends the authority, so "sec" is read as the port. */
-    ck_assert_ptr_null(new_connection("amqp://pulp:sec/ret@b:5672", &error));
+    ck_assert_ptr_null(new_connection("amqp://pulp:sec/ret", &error));
     ck_assert_int_eq(error.status, PULP_ERR_INVALID_VALUE);
     ck_assert_ptr_nonnull(strstr(error.message, "port"));
     ck_assert_ptr_null(strstr(error.message, "sec"));
@@ -201,8 +201,8 @@ END_TEST
 START_TEST(url_authority_ends_at_query)
 {
     pulp_error_t error = PULP_ERROR_INIT;
-    pulp_amqp_t *query = new_connection("amqp://b:5673?x=@y", &error);
-    pulp_amqp_t *fragment = new_connection("amqp://b#@y", &error);
+    pulp_amqp_t *query = new_connection("amqp://b:5673/vhost?x=y", &error);
+    pulp_amqp_t *fragment = new_connection("amqp://b#y", &error);
 
     ck_assert_ptr_nonnull(query);
     ck_assert_ptr_null(query->user);
@@ -212,6 +212,90 @@ START_TEST(url_authority_ends_at_query)
     ck_assert_str_eq(pulp_amqp_peer(fragment), "b:5672");
     pulp_amqp_free(query);
     pulp_amqp_free(fragment);
+}
+END_TEST
+
+/* An unescaped '/', '?' or '#' in the password ends the authority early. Without a check,
+ * "amqp://pulp:1234/secret@b" would connect to host "pulp" on port 1234 and log the start
+ * of the password as the port. */
+START_TEST(url_rejects_at_after_authority)
+{
+    static const char *const urls[] = {
+        "amqp://pulp:1234/cret@b", "amqp://pulp:1234?cret@b:5672", "amqp://pulp:1234#cret@b",
+        "amqps://pulp:1234/c/r/e/t@b/", "amqp://b:5672/x@y",
+    };
+
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        pulp_error_t error = PULP_ERROR_INIT;
+
+        ck_assert_msg(new_connection(urls[i], &error) == NULL, "\"%s\" was accepted", urls[i]);
+        ck_assert_int_eq(error.status, PULP_ERR_INVALID_VALUE);
+        ck_assert_msg(strstr(error.message, "percent-encode") != NULL,
+                      "\"%s\": the message \"%s\" does not say what to escape", urls[i],
+                      error.message);
+        ck_assert_msg(strstr(error.message, "1234") == NULL,
+                      "\"%s\": the message \"%s\" shows the password", urls[i], error.message);
+        ck_assert_msg(strstr(error.message, "cret") == NULL,
+                      "\"%s\": the message \"%s\" shows the password", urls[i], error.message);
+        pulp_error_clear(&error);
+    }
+}
+END_TEST
+
+START_TEST(url_rejects_empty_user)
+{
+    static const char *const urls[] = { "amqp://:secret@b", "amqp://@b:5672" };
+
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        pulp_error_t error = PULP_ERROR_INIT;
+
+        ck_assert_msg(new_connection(urls[i], &error) == NULL, "\"%s\" was accepted", urls[i]);
+        ck_assert_int_eq(error.status, PULP_ERR_INVALID_VALUE);
+        ck_assert_msg(strstr(error.message, "user name") != NULL,
+                      "\"%s\": the message \"%s\" does not name the user name", urls[i],
+                      error.message);
+        ck_assert_msg(strstr(error.message, "secret") == NULL,
+                      "\"%s\": the message \"%s\" shows the password", urls[i], error.message);
+        pulp_error_clear(&error);
+    }
+}
+END_TEST
+
+START_TEST(url_rejects_invalid_host)
+{
+    static const char *const urls[] = {
+        "amqp://]", "amqp://%", "amqp://b%00:5672", "amqp://b%41", "amqp://b c:5672",
+        "amqp://b\n:5672", "amqp://b\x01", "amqp://[::1%eth0]:5672", "amqp://[::g]",
+        "amqp://[b.example]", "amqp://u:p@b[1]", "amqp://b\xc3\xa9",
+    };
+
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        pulp_error_t error = PULP_ERROR_INIT;
+
+        ck_assert_msg(new_connection(urls[i], &error) == NULL, "\"%s\" was accepted", urls[i]);
+        ck_assert_int_eq(error.status, PULP_ERR_INVALID_VALUE);
+        ck_assert_msg(strstr(error.message, "host") != NULL,
+                      "\"%s\": the message \"%s\" does not name the host", urls[i],
+                      error.message);
+        pulp_error_clear(&error);
+    }
+}
+END_TEST
+
+START_TEST(url_accepts_host_forms)
+{
+    static const char *const urls[] = {
+        "amqp://localhost", "amqp://127.0.0.1:5672", "amqp://rabbit-1.example.com:5672",
+        "amqp://my_broker~1", "amqp://[::ffff:127.0.0.1]:5672", "amqp://[2001:DB8::1]",
+    };
+
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        pulp_error_t error = PULP_ERROR_INIT;
+        pulp_amqp_t *amqp = new_connection(urls[i], &error);
+
+        ck_assert_msg(amqp != NULL, "\"%s\" was rejected: %s", urls[i], error.message);
+        pulp_amqp_free(amqp);
+    }
 }
 END_TEST
 
@@ -279,6 +363,10 @@ static Suite *amqp_suite(void)
     tcase_add_test(urls, url_error_hides_password);
     tcase_add_test(urls, url_ipv6_literal);
     tcase_add_test(urls, url_authority_ends_at_query);
+    tcase_add_test(urls, url_rejects_at_after_authority);
+    tcase_add_test(urls, url_rejects_empty_user);
+    tcase_add_test(urls, url_rejects_invalid_host);
+    tcase_add_test(urls, url_accepts_host_forms);
     tcase_add_test(urls, check_url_result);
     tcase_add_test(urls, url_rejects_malformed);
     tcase_add_test(urls, unconnected_refuses_work);
