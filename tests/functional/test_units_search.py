@@ -162,6 +162,20 @@ def test_unit_filter_path(api, repo_id):
     assert associations[0]["metadata"]["title"] == "tapir security update"
 
 
+def test_unit_filter_list_index(api, repo_id, tapir):
+    first_provide = tapir["provides"][0]["name"]
+    matched = search_ok(api, repo_id, {"type_ids": ["rpm"], "filters": {"unit": {
+        "name": "tapir", "provides.0.name": first_provide}}})
+    assert rpm_names(matched) == ["tapir"]
+
+
+def test_unit_filter_list_without_index(api, repo_id, tapir):
+    first_provide = tapir["provides"][0]["name"]
+    matched = search_ok(api, repo_id, {"type_ids": ["rpm"], "filters": {"unit": {
+        "name": "tapir", "provides.name": first_provide}}})
+    assert matched == []
+
+
 def test_unit_filter_and_or(api, repo_id):
     associations = search_ok(api, repo_id, {
         "type_ids": ["rpm"],
