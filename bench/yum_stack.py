@@ -10,11 +10,16 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "data"))
+
+from yum_upstream import HttpdFeedServer  # noqa: E402
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 PORT_BASE = int(os.environ.get("PULP_BENCH_PORT_BASE", "25550"))
@@ -100,53 +105,18 @@ class Stack:
         return pids
 
 
-class FeedServer:
+class FeedServer(HttpdFeedServer):
     """A private httpd serving a directory: the upstream of the sync benchmark."""
 
     def __init__(self, root, port=PORT_BASE + 17):
-        self.root = Path(root)
-        self.port = port
-        self.dir = RUN_DIR.parent / f"pulp-bench-feed-{port}"
-        self.url = f"http://127.0.0.1:{port}/"
+        super().__init__(root, port, RUN_DIR.parent / f"pulp-bench-feed-{port}")
 
     def __enter__(self):
         shutil.rmtree(self.dir, ignore_errors=True)
-        self.dir.mkdir(parents=True)
-        modules = "/usr/lib/apache2/modules"
-        (self.dir / "httpd.conf").write_text(f"""
-ServerRoot "{self.dir}"
-ServerName 127.0.0.1
-PidFile "{self.dir}/httpd.pid"
-DefaultRuntimeDir "{self.dir}"
-Mutex file:{self.dir} default
-ErrorLog "{self.dir}/error.log"
-Listen 127.0.0.1:{self.port}
-User www-data
-Group www-data
-LoadModule mpm_event_module {modules}/mod_mpm_event.so
-LoadModule authz_core_module {modules}/mod_authz_core.so
-KeepAlive On
-MaxKeepAliveRequests 0
-DocumentRoot "{self.root}"
-<Directory "{self.root}">
-    Require all granted
-</Directory>
-""")
-        subprocess.run(["/usr/sbin/apache2", "-f", str(self.dir / "httpd.conf"), "-k", "start"],
-                       check=True)
-        for _ in range(100):
-            try:
-                if requests.get(self.url + "repodata/repomd.xml", timeout=5).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the feed httpd did not start (log: {self.dir}/error.log)")
+        return super().__enter__()
 
     def __exit__(self, *exc):
-        subprocess.run(["/usr/sbin/apache2", "-f", str(self.dir / "httpd.conf"), "-k", "stop"],
-                       check=False)
-        time.sleep(0.5)
+        super().__exit__(*exc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -15,6 +15,8 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -315,6 +317,62 @@ class FeedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.stopping.set()
         self.shutdown()
         self.server_close()
+
+
+class HttpdFeedServer:
+    """A private Apache httpd that serves root on 127.0.0.1:port, for feeds of many files
+    that FeedServer would send too slowly. Its configuration, pid file and log live in
+    work_dir. Use it as a context manager; `url` ends with "/"."""
+
+    def __init__(self, root, port, work_dir):
+        self.root = Path(root)
+        self.port = port
+        self.dir = Path(work_dir)
+        self.url = f"http://127.0.0.1:{port}/"
+
+    def apache(self, action):
+        return subprocess.run(["/usr/sbin/apache2", "-f", str(self.dir / "httpd.conf"),
+                               "-k", action], capture_output=True, text=True, check=False)
+
+    def __enter__(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        modules = "/usr/lib/apache2/modules"
+        # No User directive: started as root, the children stay root and can read feeds in
+        # private temporary directories.
+        (self.dir / "httpd.conf").write_text(f"""
+ServerRoot "{self.dir}"
+ServerName 127.0.0.1
+PidFile "{self.dir}/httpd.pid"
+DefaultRuntimeDir "{self.dir}"
+Mutex file:{self.dir} default
+ErrorLog "{self.dir}/error.log"
+Listen 127.0.0.1:{self.port}
+LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule authz_core_module {modules}/mod_authz_core.so
+KeepAlive On
+MaxKeepAliveRequests 0
+DocumentRoot "{self.root}"
+<Directory "{self.root}">
+    Options FollowSymLinks
+    Require all granted
+</Directory>
+""")
+        started = self.apache("start")
+        if started.returncode != 0:
+            raise RuntimeError(f"the feed httpd did not start: {started.stdout}{started.stderr}")
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.url, timeout=5).close()
+                return self
+            except urllib.error.HTTPError:
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the feed httpd does not answer (log: {self.dir}/error.log)")
+
+    def __exit__(self, *exc):
+        self.apache("stop")
+        time.sleep(0.5)
 
 
 @contextlib.contextmanager

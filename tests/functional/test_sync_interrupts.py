@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
-from pulp_helpers import task_process, wait_task, wait_until  # noqa: E402
+from pulp_helpers import DEFAULT_TEST_PORT_BASE, task_process, wait_task, wait_until  # noqa: E402
 from yum_testing import (  # noqa: E402
     assert_unchanged,
     baseline_repo,
@@ -30,7 +30,15 @@ from yum_testing import (  # noqa: E402
     unique_id,
     unit_counts,
 )
-from yum_upstream import Fault, FeedServer, make_repo, make_test_repo, rewrite_metadata, serve  # noqa: E402
+from yum_upstream import (  # noqa: E402
+    Fault,
+    FeedServer,
+    HttpdFeedServer,
+    make_repo,
+    make_test_repo,
+    rewrite_metadata,
+    serve,
+)
 
 TAPIR = "/Packages/tapir-2.0-1.noarch.rpm"
 
@@ -215,22 +223,25 @@ def make_many_package_repo(repo_dir, files, order):
     return repo_dir
 
 
+# The port of the private httpd that serves large feeds, above the test stack's ports.
+HTTPD_FEED_PORT_OFFSET = 20
+
+
 @pytest.fixture
-def httpd_feeds(stack):
-    """Serves directories through the stack's own httpd, which sends many small files much
-    faster than FeedServer: publish(directory) returns the URL of a directory."""
-    links = []
+def httpd_feeds(tmp_path):
+    """Serves directories through a private httpd, which sends many small files much faster
+    than FeedServer: publish(directory) returns the URL of a directory."""
+    port_base = int(os.environ.get("PULP_TEST_PORT_BASE", DEFAULT_TEST_PORT_BASE))
+    root = tmp_path / "httpd-feeds"
+    root.mkdir()
 
     def publish(directory):
         name = f"feed-{uuid.uuid4().hex[:12]}"
-        link = storage_dir(stack) / "published" / "yum" / "http" / "repos" / name
-        link.symlink_to(directory)
-        links.append(link)
-        return f"{stack.url}/pulp/repos/{name}/"
+        (root / name).symlink_to(directory)
+        return f"{server.url}{name}/"
 
-    yield publish
-    for link in links:
-        link.unlink()
+    with HttpdFeedServer(root, port_base + HTTPD_FEED_PORT_OFFSET, tmp_path / "httpd") as server:
+        yield publish
 
 
 def test_feeds_sharing_packages_in_other_order(api, stack, tmp_path, httpd_feeds):
