@@ -183,6 +183,13 @@ def test_relative_url_collision(api, repo):
     assert response.json()["property_names"] == ["relative_url"]
 
 
+def test_relative_url_collision_trailing_slash(api, repo):
+    response = api.post("repositories/", json={
+        "id": unique(), "distributors": [yum_distributor(repo + "/")]})
+    assert response.status_code == 400
+    assert response.json()["property_names"] == ["relative_url"]
+
+
 def test_create_all_or_nothing(api):
     repo_id = unique()
     response = api.post("repositories/", json={
