@@ -3,6 +3,7 @@
  * Built into the common library, so mod_pulp validates configurations without the worker's
  * libraries. The sync and publish code is in the other files of this folder. */
 #include <openssl/x509.h>
+#include <string.h>
 
 #include "pulp_config_check.h"
 #include "pulp_plugins.h"
@@ -159,6 +160,21 @@ static pulp_status_t invalid_value(const char *key, pulp_error_t *error)
     return error->status;
 }
 
+/* Every httpd thread parses the CAs of all protected repositories again after each
+ * repository change, so their size is bounded. A CA bundle for client certificates is a
+ * few certificates of about 2 KB each. */
+#define MAX_AUTH_CA_BYTES (256 * 1024)
+#define MAX_AUTH_CA_CERTIFICATES 64
+
+static int count_certificates(const char *pem)
+{
+    int count = 0;
+
+    for (const char *at = pem; (at = strstr(at, "-----BEGIN CERTIFICATE-----")); at++)
+        count++;
+    return count;
+}
+
 /* An auth_ca that is set must parse, even on a distributor that is not protected yet. */
 static pulp_status_t check_auth_ca(json_object *config, pulp_error_t *error)
 {
@@ -168,6 +184,15 @@ static pulp_status_t check_auth_ca(json_object *config, pulp_error_t *error)
 
     if (!json_object_object_get_ex(config, "auth_ca", &value) || !value)
         return PULP_OK;
+    if (json_object_is_type(value, json_type_string) &&
+        (json_object_get_string_len(value) > MAX_AUTH_CA_BYTES ||
+         count_certificates(json_object_get_string(value)) > MAX_AUTH_CA_CERTIFICATES)) {
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid auth_ca: at most %d "
+                       "certificates and %d KiB are allowed; give only the CAs that sign the "
+                       "clients' certificates", MAX_AUTH_CA_CERTIFICATES,
+                       MAX_AUTH_CA_BYTES / 1024);
+        return invalid_value("auth_ca", error);
+    }
     if (pulp_x509_store_from_pem(json_object_get_string(value), &store, &reason) != PULP_OK) {
         pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid auth_ca: %s; set it to the PEM "
                        "text of the CA certificates that sign the clients' certificates",

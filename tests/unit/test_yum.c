@@ -170,6 +170,35 @@ START_TEST(distributor_rejects_invalid_auth_ca)
 }
 END_TEST
 
+/* Builds a distributor configuration whose auth_ca is `count` copies of `piece`. */
+static char *config_with_auth_ca(const char *piece, int count)
+{
+    GString *text = g_string_new("{\"relative_url\": \"x\", \"http\": false,"
+                                 " \"https\": true, \"auth_ca\": \"");
+
+    for (int i = 0; i < count; i++)
+        g_string_append(text, piece);
+    g_string_append(text, "\"}");
+    return g_string_free(text, FALSE);
+}
+
+START_TEST(distributor_rejects_oversized_auth_ca)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    char *many = config_with_auth_ca("-----BEGIN CERTIFICATE-----\\n", 65);
+    char *large = config_with_auth_ca("          ", 30 * 1024);
+
+    ck_assert_int_eq(check_distributor(many, &error), PULP_ERR_INVALID_VALUE);
+    ck_assert_ptr_nonnull(strstr(error.message, "at most 64 certificates"));
+    pulp_error_clear(&error);
+    ck_assert_int_eq(check_distributor(large, &error), PULP_ERR_INVALID_VALUE);
+    ck_assert_ptr_nonnull(strstr(error.message, "256 KiB"));
+    pulp_error_clear(&error);
+    g_free(many);
+    g_free(large);
+}
+END_TEST
+
 START_TEST(content_types_registered)
 {
     static const char *const types[] = {
@@ -633,6 +662,7 @@ static Suite *yum_suite(void)
     tcase_add_test(config, distributor_requires_keys);
     tcase_add_test(config, distributor_protected_needs_https);
     tcase_add_test(config, distributor_rejects_invalid_auth_ca);
+    tcase_add_test(config, distributor_rejects_oversized_auth_ca);
     tcase_add_test(config, content_types_registered);
     suite_add_tcase(suite, config);
 
