@@ -99,6 +99,16 @@ def anon(stack):
         yield session
 
 
+@pytest.fixture(scope="session")
+def https_stack(stack):
+    """The stack, for tests of its HTTPS port. Skips when stack.env does not name that port
+    (a stack started by an older checkout)."""
+    if not stack.https_url:
+        pytest.skip("the stack's stack.env has no PULP_HTTPS_URL: restart it with this "
+                    "checkout's scripts/stack")
+    return stack
+
+
 @pytest.fixture
 def managed_stack(stack):
     """The stack, for tests that stop or kill its components.

@@ -34,14 +34,6 @@ def delete_repositories(api):
 
 
 @pytest.fixture(scope="module")
-def https_stack(stack):
-    if not stack.https_url:
-        pytest.skip("the stack's stack.env has no PULP_HTTPS_URL: restart it with this "
-                    "checkout's scripts/stack")
-    return stack
-
-
-@pytest.fixture(scope="module")
 def feed(tmp_path_factory):
     with serve(make_test_repo(tmp_path_factory.mktemp("https") / "feed")) as server:
         yield server
