@@ -16,6 +16,8 @@ import socketserver
 import threading
 from urllib.parse import urlsplit
 
+from server_ports import bind_free_port
+
 # Request headers that concern the hop to the proxy and are not forwarded.
 HOP_HEADERS = {"proxy-authorization", "proxy-connection", "connection", "keep-alive"}
 
@@ -123,7 +125,8 @@ class ForwardProxy(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
 
     def __init__(self, username=None, password=None):
-        super().__init__(("127.0.0.1", 0), ProxyHandler)
+        bind_free_port(lambda port: super(ForwardProxy, self).__init__(("127.0.0.1", port),
+                                                                        ProxyHandler))
         self.expected_authorization = None
         if username is not None:
             token = base64.b64encode(f"{username}:{password}".encode()).decode()

@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from server_ports import bind_free_port
+
 DATA_DIR = Path(__file__).resolve().parent
 SPEC_DIR = DATA_DIR / "specs"
 CHECKOUT = DATA_DIR.parents[1]
@@ -252,8 +254,13 @@ class FeedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, root, host="127.0.0.1", port=0, tls_context=None):
-        super().__init__((host, port), FeedHandler)
+    def __init__(self, root, host="127.0.0.1", port=None, tls_context=None):
+        """Listens on port, or on a free port of server_ports.server_ports() when it is None."""
+        if port is None:
+            bind_free_port(lambda free: super(FeedServer, self).__init__((host, free),
+                                                                        FeedHandler))
+        else:
+            super().__init__((host, port), FeedHandler)
         self.root = str(root)
         self.tls_context = tls_context
         self.faults = {}

@@ -11,15 +11,20 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
-from pulp_helpers import ApiSession, run_sql, wait_task, wait_until
-from test_tasks import WORKER_BIN, diagnostic, get_task, unique_resource, wait_state
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+
+from pulp_helpers import ApiSession, run_sql, wait_task, wait_until  # noqa: E402
+from server_ports import bind_free_port  # noqa: E402
+from test_tasks import WORKER_BIN, diagnostic, get_task, unique_resource, wait_state  # noqa: E402
 
 # completed_task_max_age of the stack's workers: its worker.conf keeps the default, 7 days.
 MAX_AGE_SECONDS = 7 * 24 * 3600
@@ -123,7 +128,7 @@ class RefusedPort:
 
     def __init__(self):
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind(("127.0.0.1", 0))
+        bind_free_port(lambda port: self.listener.bind(("127.0.0.1", port)))
         self.port = self.listener.getsockname()[1]
         self.connections = []
 
