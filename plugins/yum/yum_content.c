@@ -294,7 +294,8 @@ static int insert_running(content_t *c)
 /* Makes the files of the first COMMIT_BATCH packages of the batch durable, then starts the
  * insert of their units. PostgreSQL runs it while the downloads go on, and finish_insert
  * reads its result. Inserts stay this small even when thousands of stored packages waited
- * for filelists and other, so that reading the download queue back never waits long. */
+ * for filelists and other, so that reading the download queue back waits for one insert
+ * of at most COMMIT_BATCH units. */
 static pulp_status_t flush_batch(content_t *c, pulp_error_t *error)
 {
     package_batch_t *batch = &c->batch;

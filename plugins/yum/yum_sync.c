@@ -638,7 +638,7 @@ static pulp_status_t commit(yum_sync_t *sync, pulp_plugin_report_t *result, pulp
     json_object_object_add(scratchpad, "config_digest",
                            json_object_new_string(sync->config_digest));
     /* NOTE: the sync history, last_sync and the auto-publish tasks are written after this
-     * transaction, so a process killed in between leaves the new content without them; the
+     * transaction, so a process killed in between leaves the new content without them. The
      * next sync of the same feed finds it unchanged and writes them. */
     if (status == PULP_OK)
         status = yum_units_commit(sync->db, sync->repo_id, sync->config, scratchpad, &counts,

@@ -74,7 +74,8 @@ def test_package_not_found(api, repo, feed):
 
 
 def test_feed_without_repodata(api, repo, feed):
-    """A feed URL one level off gives a 404 for repomd.xml and says what the feed must be."""
+    """A feed URL one level off gives a 404 for repomd.xml and an error naming what the feed
+    must be."""
     message = failed_sync(api, repo[0], feed.url + "Packages/")
     assert "repodata/repomd.xml" in message
     assert "HTTP status 404" in message

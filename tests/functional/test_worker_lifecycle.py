@@ -353,7 +353,8 @@ def test_stopped_worker_missing_then_back(managed_stack, extra_workers):
 
 
 def test_status_hides_silent_worker_without_leader(managed_stack, stopped_workers):
-    """With no worker running, nobody marks rows missing: /status/ checks the heartbeat."""
+    """With no worker running, no leader marks rows missing, so /status/ checks the
+    heartbeat itself."""
     silent = f"silent-{uuid.uuid4().hex[:8]}@test"
     recent = f"recent-{uuid.uuid4().hex[:8]}@test"
     run_sql(managed_stack,
