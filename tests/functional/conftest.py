@@ -13,6 +13,7 @@ so a shell that uses a stack by hand does not turn the tests onto it.
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from pulp_helpers import (
     Stack,
     read_stack_env,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+
+from yum_testing import delete_created  # noqa: E402
 
 
 def existing_stack(run_dir):
@@ -97,6 +102,13 @@ def anon(stack):
     """A session without credentials; paths are relative to /pulp/api/v2/."""
     with ApiSession(stack.url) as session:
         yield session
+
+
+@pytest.fixture(scope="module", autouse=True)
+def delete_repositories(api):
+    """Deletes the repositories that the module's tests created through yum_testing."""
+    yield
+    delete_created(api)
 
 
 @pytest.fixture(scope="session")

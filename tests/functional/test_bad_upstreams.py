@@ -18,7 +18,6 @@ from pulp_helpers import wait_task, wait_until  # noqa: E402
 from yum_testing import (  # noqa: E402
     assert_unchanged,
     baseline_repo,
-    delete_created,
     failed_sync,
     start_sync,
     sync,
@@ -29,13 +28,6 @@ from yum_upstream import Fault, FeedServer, make_repo, make_test_repo, rewrite_m
 TAPIR = "/Packages/tapir-2.0-1.noarch.rpm"
 # Short timeouts and no retries, so that each failure shows within seconds.
 FAST_FAIL = {"read_timeout": 2, "retries": 0}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 @pytest.fixture

@@ -11,20 +11,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
 from yum_testing import (  # noqa: E402
     create_repo,
-    delete_created,
     dnf,
     published_url,
     sync,
     unique_id,
 )
 from yum_upstream import ZOO_DIR, make_test_repo, make_zoo_repo, serve  # noqa: E402
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 def sync_and_publish(api, stack, feed_url, prefix):

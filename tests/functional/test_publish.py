@@ -17,7 +17,6 @@ from pulp_helpers import wait_task  # noqa: E402
 from yum_testing import (  # noqa: E402
     CREATED,
     create_repo,
-    delete_created,
     primary_packages,
     publish,
     published_url,
@@ -26,13 +25,6 @@ from yum_testing import (  # noqa: E402
     unique_id,
 )
 from yum_upstream import TEST_RPMS, TEST_SRPMS, make_repo, make_test_repo, serve  # noqa: E402
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
 from yum_testing import (  # noqa: E402
     create_repo,
-    delete_created,
     dnf,
     primary_packages,
     sync,
@@ -24,13 +23,6 @@ from yum_testing import (  # noqa: E402
 from yum_upstream import TEST_RPMS, TEST_SRPMS, make_test_repo, serve  # noqa: E402
 
 REPOMD = "repodata/repomd.xml"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from tls_certs import make_certs, openssl  # noqa: E402
 from yum_testing import (  # noqa: E402
     create_repo,
-    delete_created,
     primary_packages,
     publish,
     sync,
@@ -26,13 +25,6 @@ from yum_testing import (  # noqa: E402
 from yum_upstream import make_test_repo, serve  # noqa: E402
 
 REPOMD = "repodata/repomd.xml"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 @pytest.fixture(scope="module")

@@ -12,19 +12,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
-from yum_testing import create_repo, delete_created, sync, unique_id, unit_counts  # noqa: E402
+from yum_testing import create_repo, sync, unique_id, unit_counts  # noqa: E402
 from yum_upstream import Fault, make_repo, rpmbuild, serve  # noqa: E402
 
 PACKAGES = 8
 # Each package goes out in pieces of this many bytes every 0.1 s: about 1 s per package.
 TRICKLE_BYTES = 1024
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 def spec_text(name):

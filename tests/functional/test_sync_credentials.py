@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
-from yum_testing import create_repo, delete_created, sync, unique_id, unit_counts  # noqa: E402
+from yum_testing import create_repo, sync, unique_id, unit_counts  # noqa: E402
 from yum_upstream import TEST_RPMS, Fault, make_test_repo, serve  # noqa: E402
 
 REPOMD = "/repodata/repomd.xml"
@@ -19,13 +19,6 @@ REPOMD = "/repodata/repomd.xml"
 URL_PASSWORD = "s3cr%40t-9Wz"
 SENT_PASSWORD = "s3cr@t-9Wz"
 OPTION_PASSWORD = "option-pass-5Hq"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from yum_testing import (  # noqa: E402
     assert_unchanged,
     baseline_repo,
     create_repo,
-    delete_created,
     failed_sync,
     start_sync,
     sync,
@@ -41,13 +40,6 @@ from yum_upstream import (  # noqa: E402
 )
 
 TAPIR = "/Packages/tapir-2.0-1.noarch.rpm"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 @pytest.fixture

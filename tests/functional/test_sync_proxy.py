@@ -21,7 +21,6 @@ from yum_testing import (  # noqa: E402
     assert_unchanged,
     baseline_repo,
     create_repo,
-    delete_created,
     failed_sync,
     sync,
     unique_id,
@@ -34,13 +33,6 @@ PROXY_USER = "squid"
 PROXY_PASSWORD = "proxy-pass-7Qx"
 WRONG_PASSWORD = "wrong-pass-3Kd"
 NO_RETRY = {"retries": 0}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 @pytest.fixture

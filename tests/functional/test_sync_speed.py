@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
 from pulp_helpers import wait_task  # noqa: E402
-from yum_testing import create_repo, delete_created, start_sync, unique_id, unit_counts  # noqa: E402
+from yum_testing import create_repo, start_sync, unique_id, unit_counts  # noqa: E402
 from yum_upstream import add_metadata, make_repo, serve  # noqa: E402
 
 # Each case: (size of the random text, max_speed, further importer settings). modifyrepo_c
@@ -33,13 +33,6 @@ CASES = {
 MIN_SECONDS_AT_LIMIT = 4
 # The lower bound on the time leaves 40 % of size / max_speed as margin.
 MARGIN = 0.6
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 def make_feed(feed_dir, text_size):

@@ -20,7 +20,6 @@ from yum_testing import (  # noqa: E402
     assert_unchanged,
     baseline_repo,
     create_repo,
-    delete_created,
     failed_sync,
     sync,
     unique_id,
@@ -31,13 +30,6 @@ from yum_upstream import TEST_RPMS, make_repo, make_test_repo, serve  # noqa: E4
 REPOMD = "/repodata/repomd.xml"
 # No retries, so that each failure shows at once.
 NO_RETRY = {"retries": 0}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
 from pulp_helpers import ApiSession  # noqa: E402
-from yum_testing import create_repo, delete_created, sync, unique_id  # noqa: E402
+from yum_testing import create_repo, sync, unique_id  # noqa: E402
 from yum_upstream import TEST_RPMS, TEST_SRPMS, make_test_repo, serve  # noqa: E402
 
 ASSOCIATION_MEMBERS = {"id", "repo_id", "unit_id", "unit_type_id", "owner_type", "owner_id",
                        "created", "updated", "metadata"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from pulp_helpers import wait_task  # noqa: E402
 from yum_testing import (  # noqa: E402
     CREATED,
     create_repo,
-    delete_created,
     start_sync,
     sync,
     unique_id,
@@ -34,13 +33,6 @@ FULL_COUNTS = {
     "package_environment": 1,
     "yum_repo_metadata_file": 1,
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def delete_repositories(api):
-    """Deletes the repositories that the module's tests created."""
-    yield
-    delete_created(api)
 
 
 @pytest.fixture(scope="module")
