@@ -32,8 +32,8 @@ PGresult *pulp_db_query_prepared(PGconn *conn, pulp_error_t *error, const char *
                                  int n_params, const char *const *params);
 
 /* Runs DISCARD ALL, which returns the session to the state of a new connection (settings,
- * temporary tables, prepared statements, advisory locks), and forgets the statements that
- * pulp_db_query_prepared prepared on it. Not inside a transaction or a pipeline. After a
+ * temporary tables, prepared statements, advisory locks), and clears the record of the
+ * statements that pulp_db_query_prepared prepared on it. Not inside a transaction or a pipeline. After a
  * failure the session's state is unknown: close the connection. */
 pulp_status_t pulp_db_discard_session(PGconn *conn, pulp_error_t *error);
 

@@ -63,9 +63,9 @@ void pulp_protected_repos_child_init(apr_pool_t *pool)
         apr_pool_cleanup_register(pool, NULL, forget_current, apr_pool_cleanup_null);
 }
 
-/* Writes url into out as the access check sees request paths: without "." segments and
- * without repeated, leading or trailing slashes. Returns 0 for a URL that no tree can be
- * published at (empty, with a ".." segment, or too long). */
+/* Writes url into out in the form in which the access check compares request paths:
+ * without "." segments and without repeated, leading or trailing slashes. Returns 0 for a
+ * URL that no tree can be published at (empty, with a ".." segment, or too long). */
 static int normalize_url(const char *url, char *out, size_t size)
 {
     size_t used = 0;

@@ -26,7 +26,7 @@ typedef struct pulp_protected_repo {
     /* The distributor's auth_ca, or NULL when it has none; a reference owned by the pool
      * passed to pulp_protected_repos_find. */
     X509_STORE *store;
-    /* Why the stored auth_ca could not be loaded, or NULL. */
+    /* Reason that the stored auth_ca could not be loaded, or NULL. */
     const char *ca_error;
 } pulp_protected_repo_t;
 

@@ -52,7 +52,7 @@ static const char *after_prefix(const char *text, const char *prefix)
 
 /* Returns the path of the request below a published yum tree, without repeated or trailing
  * slashes ("" for the tree's top), or NULL when the request is not for a published yum tree.
- * Sets *root to the directory of the scheme's links. r->path_info holds the part of the
+ * Sets *root to the directory of the scheme's links. r->path_info contains the part of the
  * path that does not exist on disk. */
 static const char *tree_path(request_rec *r, const pulp_server_config_t *config,
                              const char **root)

@@ -257,7 +257,7 @@ static void close_broker(supervisor_t *sv)
  * credential cache initialises the Kerberos libraries, about 0.6 MB of resident memory in
  * each process (MIT Kerberos 1.20). The supervisor's sessions carry task ids and heartbeats,
  * nothing secret, so they do without it unless the connection string (which overrides the
- * environment) or PGGSSENCMODE asks for it. Task processes get libpq's default back. */
+ * environment) or PGGSSENCMODE requests it. Task processes get libpq's default back. */
 static void default_gss_encryption_off(supervisor_t *sv)
 {
     if (getenv("PGGSSENCMODE"))

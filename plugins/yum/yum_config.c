@@ -206,7 +206,7 @@ static pulp_status_t check_auth_ca(json_object *config, pulp_error_t *error)
 
 /* httpd checks client certificates only over HTTPS, so a protected repository must have its
  * https tree. Whether a CA is available (auth_ca or httpd's PulpRepoAuthCA) is checked by
- * mod_pulp, which knows its own configuration. */
+ * mod_pulp, because the fallback CA is part of its configuration. */
 static pulp_status_t check_protected(json_object *config, pulp_error_t *error)
 {
     json_object *protected = NULL;

@@ -18,7 +18,7 @@
 #define QUEUED_TRANSFERS 4
 /* Downloaded files that may wait for the storing thread, each with an open file. */
 #define STORE_BACKLOG 64
-/* Longest wait of the download thread for a transfer or a new job, in milliseconds. */
+/* Maximum wait of the download thread for a transfer or a new job, in milliseconds. */
 #define POLL_MS 100
 
 struct yum_fetcher {
