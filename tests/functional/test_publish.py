@@ -13,7 +13,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
-from pulp_helpers import wait_task  # noqa: E402
+from pulp_helpers import wait_task, wait_until  # noqa: E402
 from yum_testing import (  # noqa: E402
     CREATED,
     create_repo,
@@ -21,10 +21,18 @@ from yum_testing import (  # noqa: E402
     publish,
     published_url,
     repomd,
+    start_sync,
     sync,
     unique_id,
 )
-from yum_upstream import TEST_RPMS, TEST_SRPMS, make_repo, make_test_repo, serve  # noqa: E402
+from yum_upstream import (  # noqa: E402
+    TEST_RPMS,
+    TEST_SRPMS,
+    Fault,
+    make_repo,
+    make_test_repo,
+    serve,
+)
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +148,29 @@ def test_republish_keeps_old_files_reachable(api, stack, feed_dir, tmp_path):
     for href in old.values():
         assert requests.get(url + href, timeout=30).status_code == 200, href
     assert len(primary_packages(requests, url)) == len(TEST_RPMS) + len(TEST_SRPMS)
+
+
+def test_publish_waits_for_running_sync(api, stack, tmp_path):
+    """A publish requested while a sync runs waits for it, then publishes what it synced."""
+    tapir = "/Packages/tapir-2.0-1.noarch.rpm"
+    repo_id = unique_id("queued")
+    # Packages built anew, so that the sync downloads them and the trickle of tapir keeps it
+    # running.
+    with serve(make_test_repo(tmp_path / "fresh")) as server:
+        relative_url = create_repo(api, repo_id, server.url, auto_publish=False)
+        server.faults[tapir] = Fault("trickle", 256)
+        sync_href = start_sync(api, repo_id)["spawned_tasks"][0]["_href"]
+        wait_until(lambda: server.requested(tapir), message="the download of tapir")
+        response = api.post(f"repositories/{repo_id}/actions/publish/", json={"id": "yum"})
+        assert response.status_code == 202, response.text
+        publish_href = response.json()["spawned_tasks"][0]["_href"]
+        assert api.get(publish_href).json()["state"] == "waiting"
+        assert wait_task(api, sync_href)["state"] == "finished"
+        published = wait_task(api, publish_href)
+    assert published["state"] == "finished", published["error"]
+    packages = primary_packages(requests, published_url(stack, relative_url))
+    assert len(packages) == len(TEST_RPMS) + len(TEST_SRPMS)
+    assert ("tapir", "2.0", "1", "noarch") in packages
 
 
 def test_removed_package_reachable_after_swap(api, stack, feed_dir, tmp_path):
