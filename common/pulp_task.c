@@ -61,6 +61,43 @@ end:
     return status;
 }
 
+void pulp_repo_task_init(pulp_repo_task_t *task, const char *task_type, const char *action,
+                         const char *repo_id, const char *extra_tag, json_object *args)
+{
+    size_t n_tags = 0;
+
+    memset(task, 0, sizeof *task);
+    snprintf(task->resource, sizeof task->resource, "repository:%s", repo_id);
+    snprintf(task->repository_tag, sizeof task->repository_tag, "pulp:repository:%s", repo_id);
+    snprintf(task->action_tag, sizeof task->action_tag, "pulp:action:%s", action);
+    task->tags[n_tags++] = task->repository_tag;
+    if (extra_tag)
+        task->tags[n_tags++] = extra_tag;
+    task->tags[n_tags++] = task->action_tag;
+    task->resources[0] = task->resource;
+
+    task->spec.task_type = task_type;
+    task->spec.tags = task->tags;
+    task->spec.n_tags = n_tags;
+    task->spec.resources = task->resources;
+    task->spec.n_resources = 1;
+    task->spec.args = args;
+}
+
+json_object *pulp_repo_action_args_new(const char *repo_id, const char *distributor_id,
+                                       json_object *override_config)
+{
+    json_object *args = json_object_new_object();
+
+    json_object_object_add(args, "repo_id", json_object_new_string(repo_id));
+    if (distributor_id)
+        json_object_object_add(args, "distributor_id", json_object_new_string(distributor_id));
+    json_object_object_add(args, "override_config", override_config
+                                                        ? json_object_get(override_config)
+                                                        : json_object_new_object());
+    return args;
+}
+
 static const char held_resources_sql[] =
     "SELECT resources, shared_resources FROM tasks"
     " WHERE task_id = $1 AND cardinality(resources || shared_resources) > 0";

@@ -40,11 +40,37 @@ typedef struct pulp_task_spec {
     const char *queue;
 } pulp_task_spec_t;
 
-/* Inserts a waiting task in its own transaction. The resources' advisory locks are taken in
- * sorted order before the sequence number is drawn, so per resource the dispatch order equals
- * the commit order. Writes the new task's id into task_id. */
+/* Inserts a waiting task in one statement: its own transaction, unless the caller opened one.
+ * The resources' advisory locks are taken in sorted order before the sequence number is
+ * drawn, and held until the commit, so per resource the dispatch order equals the commit
+ * order. Writes the new task's id into task_id. */
 pulp_status_t pulp_task_insert(PGconn *conn, const pulp_task_spec_t *spec,
                                char task_id[PULP_UUID_LENGTH + 1], pulp_error_t *error);
+
+/* Repository ids have at most 255 characters, and the longest prefix is "pulp:repository:". */
+#define PULP_REPO_TASK_NAME_SIZE 320
+
+/* The spec of a task on one repository, as the API and the scheduler dispatch it: it holds
+ * "repository:<id>" exclusively and is tagged pulp:repository:<id>, then the extra tag if any,
+ * then pulp:action:<action>. spec points into the struct, which must not be copied. */
+typedef struct pulp_repo_task {
+    pulp_task_spec_t spec;
+    char resource[PULP_REPO_TASK_NAME_SIZE];
+    char repository_tag[PULP_REPO_TASK_NAME_SIZE];
+    char action_tag[PULP_REPO_TASK_NAME_SIZE];
+    const char *tags[3];
+    const char *resources[1];
+} pulp_repo_task_t;
+
+/* Fills task. extra_tag may be NULL, and args is borrowed. */
+void pulp_repo_task_init(pulp_repo_task_t *task, const char *task_type, const char *action,
+                         const char *repo_id, const char *extra_tag, json_object *args);
+
+/* Returns the new arguments of a sync task (distributor_id NULL) or of a publish task:
+ * {"repo_id", "distributor_id" for a publish, "override_config"}. override_config is
+ * borrowed and may be NULL for none. */
+json_object *pulp_repo_action_args_new(const char *repo_id, const char *distributor_id,
+                                       json_object *override_config);
 
 /* The SQL condition, over a waiting task aliased t, that an unfinished task with a lower seq
  * conflicts with it: it holds exclusively a resource that t holds in any way, or it shares a

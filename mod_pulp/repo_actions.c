@@ -73,10 +73,7 @@ static int sync_repository(pulp_request_t *req)
         return pulp_send_error_clear(req, &error);
     }
 
-    args = pulp_request_own_json(req, json_object_new_object());
-    json_object_object_add(args, "repo_id", json_object_new_string(params[0]));
-    json_object_object_add(args, "override_config",
-                           override ? json_object_get(override) : json_object_new_object());
+    args = pulp_request_own_json(req, pulp_repo_action_args_new(params[0], NULL, override));
     return pulp_repo_dispatch(req, PULP_TASK_REPO_SYNC, "sync", NULL, args);
 }
 
@@ -119,11 +116,8 @@ static int publish_repository(pulp_request_t *req)
         return pulp_send_error_clear(req, &error);
     }
 
-    args = pulp_request_own_json(req, json_object_new_object());
-    json_object_object_add(args, "repo_id", json_object_new_string(params[0]));
-    json_object_object_add(args, "distributor_id", json_object_new_string(distributor_id));
-    json_object_object_add(args, "override_config",
-                           override ? json_object_get(override) : json_object_new_object());
+    args = pulp_request_own_json(req, pulp_repo_action_args_new(params[0], distributor_id,
+                                                                override));
     return pulp_repo_dispatch(req, PULP_TASK_REPO_PUBLISH, "publish", NULL, args);
 }
 

@@ -532,22 +532,10 @@ const char *pulp_repo_lock_plugin(pulp_request_t *req, const char *sql, json_obj
 int pulp_repo_dispatch(pulp_request_t *req, const char *task_type, const char *action,
                        const char *extra_tag, json_object *args)
 {
-    const char *repo_id = req->params[0];
-    const char *resource = apr_pstrcat(req->r->pool, "repository:", repo_id, NULL);
-    const char *tags[3];
-    pulp_task_spec_t spec = { 0 };
+    pulp_repo_task_t *task = apr_palloc(req->r->pool, sizeof *task);
 
-    spec.n_tags = 0;
-    tags[spec.n_tags++] = apr_pstrcat(req->r->pool, "pulp:repository:", repo_id, NULL);
-    if (extra_tag)
-        tags[spec.n_tags++] = extra_tag;
-    tags[spec.n_tags++] = apr_pstrcat(req->r->pool, "pulp:action:", action, NULL);
-    spec.task_type = task_type;
-    spec.tags = tags;
-    spec.resources = &resource;
-    spec.n_resources = 1;
-    spec.args = args;
-    return pulp_dispatch_and_respond(req, &spec);
+    pulp_repo_task_init(task, task_type, action, req->params[0], extra_tag, args);
+    return pulp_dispatch_and_respond(req, &task->spec);
 }
 
 const pulp_route_t pulp_repository_routes[] = {

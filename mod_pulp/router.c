@@ -12,6 +12,7 @@ static const pulp_route_t *const route_tables[] = {
     pulp_repo_importer_routes,
     pulp_repo_distributor_routes,
     pulp_repo_action_routes,
+    pulp_schedule_routes,
     pulp_user_routes,
     pulp_role_routes,
     pulp_permission_routes,

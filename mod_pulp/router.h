@@ -32,6 +32,7 @@ extern const pulp_route_t pulp_repository_routes[];
 extern const pulp_route_t pulp_repo_importer_routes[];
 extern const pulp_route_t pulp_repo_distributor_routes[];
 extern const pulp_route_t pulp_repo_action_routes[];
+extern const pulp_route_t pulp_schedule_routes[];
 extern const pulp_route_t pulp_user_routes[];
 extern const pulp_route_t pulp_role_routes[];
 extern const pulp_route_t pulp_permission_routes[];

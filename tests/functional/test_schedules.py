@@ -1,0 +1,309 @@
+"""Scheduled syncs and publishes: the REST resources under an importer's schedules/sync/ and a
+distributor's schedules/publish/, their documents and errors, and the runs that the workers'
+housekeeping leader dispatches."""
+
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+
+from yum_testing import create_repo, unique_id  # noqa: E402
+
+SCHEDULE_KEYS = {
+    "_id", "_href", "schedule", "enabled", "failure_threshold", "consecutive_failures",
+    "first_run", "last_run_at", "next_run", "remaining_runs", "total_run_count",
+    "override_config",
+}
+# A schedule whose first run is far ahead, so that the leader never runs it during a test.
+FUTURE = "R3/2030-01-01T00:00:00Z/PT6H"
+UNUSED_FEED = "http://127.0.0.1:9/unused/"
+MISSING_UUID = "00000000-0000-4000-8000-000000000000"
+
+
+def sync_schedules(repo_id, importer_id="yum_importer"):
+    return f"repositories/{repo_id}/importers/{importer_id}/schedules/sync/"
+
+
+def publish_schedules(repo_id, distributor_id="yum"):
+    return f"repositories/{repo_id}/distributors/{distributor_id}/schedules/publish/"
+
+
+def create_schedule(api, path, **body):
+    response = api.post(path, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def assert_error(response, status, code, property_name=None):
+    """Check a Pulp error body: its status, its code and the property it names."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["http_status"] == status
+    assert body["error"]["code"] == code
+    if property_name is not None:
+        assert body["property_names"] == [property_name]
+    return body
+
+
+def utc(text):
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def repo(api):
+    """A repository with a yum importer and the distributor "yum"; its feed is never read."""
+    repo_id = unique_id("sched")
+    create_repo(api, repo_id, UNUSED_FEED)
+    return repo_id
+
+
+@pytest.fixture
+def sync_schedule(api, repo):
+    """A sync schedule of repo that does not run during the test; deleted afterwards."""
+    schedule = create_schedule(api, sync_schedules(repo), schedule=FUTURE)
+    yield schedule
+    api.delete(schedule["_href"])
+
+
+# --- documents -----------------------------------------------------------------------------
+
+
+def test_create_returns_document(api, repo):
+    path = sync_schedules(repo)
+    response = api.post(path, json={"schedule": FUTURE})
+    assert response.status_code == 201, response.text
+    schedule = response.json()
+    assert set(schedule) == SCHEDULE_KEYS
+    assert schedule["_href"] == f"/pulp/api/v2/{path}{schedule['_id']}/"
+    assert schedule["schedule"] == FUTURE
+    assert schedule["enabled"] is True
+    assert schedule["failure_threshold"] is None
+    assert schedule["consecutive_failures"] == 0
+    assert schedule["first_run"] == "2030-01-01T00:00:00Z"
+    assert schedule["next_run"] == "2030-01-01T00:00:00Z"
+    assert schedule["last_run_at"] is None
+    assert schedule["remaining_runs"] == 3
+    assert schedule["total_run_count"] == 0
+    assert schedule["override_config"] == {}
+
+
+def test_create_with_every_field(api, repo):
+    schedule = create_schedule(api, sync_schedules(repo), schedule=FUTURE,
+                               override_config={"validate": False}, failure_threshold=4,
+                               enabled=False)
+    assert schedule["override_config"] == {"validate": False}
+    assert schedule["failure_threshold"] == 4
+    assert schedule["enabled"] is False
+
+
+def test_create_without_start_runs_now(api, repo):
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    schedule = create_schedule(api, sync_schedules(repo), schedule="PT6H", enabled=False)
+    after = datetime.now(timezone.utc)
+    assert schedule["first_run"] == schedule["next_run"]
+    assert before - timedelta(seconds=5) <= utc(schedule["first_run"]) <= after
+    assert schedule["remaining_runs"] is None
+
+
+def test_create_past_start_waits_for_grid(api, repo):
+    now = datetime.now(timezone.utc)
+    schedule = create_schedule(api, sync_schedules(repo), schedule="2020-01-01T00:00:00Z/P1D",
+                               enabled=False)
+    next_run = utc(schedule["next_run"])
+    assert schedule["first_run"] == "2020-01-01T00:00:00Z"
+    assert (next_run.hour, next_run.minute, next_run.second) == (0, 0, 0)
+    assert now - timedelta(seconds=5) <= next_run <= now + timedelta(days=1)
+
+
+def test_get_and_list(api, repo, sync_schedule):
+    response = api.get(sync_schedule["_href"])
+    assert response.status_code == 200
+    assert response.json() == sync_schedule
+    response = api.get(sync_schedules(repo))
+    assert response.status_code == 200
+    assert sync_schedule in response.json()
+
+
+def test_update_schedule_recomputes_runs(api, sync_schedule):
+    response = api.put(sync_schedule["_href"], json={"schedule": "R2/2031-01-31T00:00:00Z/P1M"})
+    assert response.status_code == 200, response.text
+    schedule = response.json()
+    assert schedule["schedule"] == "R2/2031-01-31T00:00:00Z/P1M"
+    assert schedule["first_run"] == "2031-01-31T00:00:00Z"
+    assert schedule["next_run"] == "2031-01-31T00:00:00Z"
+    assert schedule["remaining_runs"] == 2
+
+
+def test_update_other_fields(api, sync_schedule):
+    response = api.put(sync_schedule["_href"], json={
+        "override_config": {"validate": False}, "failure_threshold": 7, "enabled": False,
+    })
+    assert response.status_code == 200, response.text
+    schedule = response.json()
+    assert schedule["override_config"] == {"validate": False}
+    assert schedule["failure_threshold"] == 7
+    assert schedule["enabled"] is False
+    assert schedule["schedule"] == FUTURE
+    assert schedule["next_run"] == sync_schedule["next_run"]
+    assert schedule["remaining_runs"] == 3
+    assert api.get(sync_schedule["_href"]).json() == schedule
+
+
+def test_update_failure_threshold_to_null(api, sync_schedule):
+    api.put(sync_schedule["_href"], json={"failure_threshold": 3})
+    response = api.put(sync_schedule["_href"], json={"failure_threshold": None})
+    assert response.status_code == 200, response.text
+    assert response.json()["failure_threshold"] is None
+
+
+def test_delete_schedule(api, sync_schedule):
+    response = api.delete(sync_schedule["_href"])
+    assert response.status_code == 200
+    assert response.json() is None
+    assert_error(api.get(sync_schedule["_href"]), 404, "PLP0009")
+    assert_error(api.delete(sync_schedule["_href"]), 404, "PLP0009")
+
+
+def test_publish_schedule_crud(api, repo):
+    path = publish_schedules(repo)
+    schedule = create_schedule(api, path, schedule=FUTURE)
+    assert set(schedule) == SCHEDULE_KEYS
+    assert schedule["_href"] == f"/pulp/api/v2/{path}{schedule['_id']}/"
+    assert api.get(path).json() == [schedule]
+    response = api.put(schedule["_href"], json={"enabled": False})
+    assert response.status_code == 200
+    assert response.json()["enabled"] is False
+    assert api.delete(schedule["_href"]).status_code == 200
+    assert api.get(path).json() == []
+
+
+def test_schedules_of_one_owner_only(api, repo, sync_schedule):
+    assert sync_schedule not in api.get(publish_schedules(repo)).json()
+    href = sync_schedule["_href"].replace("/importers/yum_importer/schedules/sync/",
+                                          "/distributors/yum/schedules/publish/")
+    assert_error(api.get(href), 404, "PLP0009")
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+BAD_BODIES = [
+    ({}, "PLP0016", "schedule"),
+    ({"schedule": None}, "PLP0016", "schedule"),
+    ({"schedule": 5}, "PLP0015", "schedule"),
+    ({"schedule": ""}, "PLP0015", "schedule"),
+    ({"schedule": "bogus"}, "PLP0015", "schedule"),
+    ({"schedule": "PT0S"}, "PLP0015", "schedule"),
+    ({"schedule": "P1M"}, "PLP0015", "schedule"),
+    ({"schedule": "R0/PT1H"}, "PLP0015", "schedule"),
+    ({"schedule": "2026-02-30T00:00:00Z/PT1H"}, "PLP0015", "schedule"),
+    ({"schedule": "PT1H", "bogus": 1}, "PLP0017", "bogus"),
+    ({"schedule": "PT1H", "failure_threshold": -1}, "PLP0015", "failure_threshold"),
+    ({"schedule": "PT1H", "failure_threshold": "2"}, "PLP0015", "failure_threshold"),
+    ({"schedule": "PT1H", "failure_threshold": 1.5}, "PLP0015", "failure_threshold"),
+    ({"schedule": "PT1H", "failure_threshold": True}, "PLP0015", "failure_threshold"),
+    ({"schedule": "PT1H", "failure_threshold": 2 ** 31}, "PLP0015", "failure_threshold"),
+    ({"schedule": "PT1H", "enabled": "yes"}, "PLP0015", "enabled"),
+    ({"schedule": "PT1H", "enabled": 1}, "PLP0015", "enabled"),
+    ({"schedule": "PT1H", "override_config": []}, "PLP0015", "override_config"),
+    ({"schedule": "PT1H", "override_config": "x"}, "PLP0015", "override_config"),
+]
+
+
+@pytest.mark.parametrize("body,code,property_name", BAD_BODIES)
+def test_create_rejects_bad_body(api, repo, body, code, property_name):
+    response = api.post(sync_schedules(repo), json=body)
+    assert_error(response, 400, code, property_name)
+
+
+@pytest.mark.parametrize("body,code,property_name", BAD_BODIES[2:])
+def test_update_rejects_bad_body(api, sync_schedule, body, code, property_name):
+    response = api.put(sync_schedule["_href"], json=body)
+    assert_error(response, 400, code, property_name)
+    assert api.get(sync_schedule["_href"]).json() == sync_schedule
+
+
+def test_schedule_error_names_problem(api, repo):
+    body = assert_error(api.post(sync_schedules(repo), json={"schedule": "P1Y"}), 400, "PLP0015")
+    assert "P1Y" in body["error_message"]
+    assert "needs a start" in body["error_message"]
+
+
+def test_rejects_body_not_object(api, repo):
+    assert_error(api.post(sync_schedules(repo), json=["PT1H"]), 400, "PLP0015")
+
+
+def test_rejects_invalid_override(api, repo):
+    response = api.post(sync_schedules(repo),
+                        json={"schedule": "PT1H", "override_config": {"validate": "yes"}})
+    assert_error(response, 400, "PLP0015")
+    assert all(s["schedule"] != "PT1H" or s["override_config"] != {"validate": "yes"}
+               for s in api.get(sync_schedules(repo)).json())
+
+
+def test_create_failure_stores_nothing(api, repo):
+    before = api.get(sync_schedules(repo)).json()
+    api.post(sync_schedules(repo), json={"schedule": "PT1H", "failure_threshold": -1})
+    assert api.get(sync_schedules(repo)).json() == before
+
+
+# --- missing resources ---------------------------------------------------------------------
+
+
+def missing_paths(repo):
+    return [
+        (sync_schedules("no-such-repo"), "repository"),
+        (sync_schedules(repo, "iso_importer"), "importer"),
+        (publish_schedules("no-such-repo"), "repository"),
+        (publish_schedules(repo, "no-such-distributor"), "distributor"),
+    ]
+
+
+def test_collection_of_missing_owner(api, repo):
+    for path, kind in missing_paths(repo):
+        for response in (api.get(path), api.post(path, json={"schedule": FUTURE})):
+            body = assert_error(response, 404, "PLP0009")
+            assert kind in body["resources"], (path, body)
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_schedule_of_missing_owner(api, repo, method):
+    for path, kind in missing_paths(repo):
+        response = api.request(method, f"{path}{MISSING_UUID}/", json={})
+        body = assert_error(response, 404, "PLP0009")
+        assert kind in body["resources"], (path, body)
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+@pytest.mark.parametrize("schedule_id", [MISSING_UUID, "not-a-uuid"])
+def test_missing_schedule(api, repo, method, schedule_id):
+    for path in (sync_schedules(repo), publish_schedules(repo)):
+        response = api.request(method, f"{path}{schedule_id}/", json={"enabled": True})
+        body = assert_error(response, 404, "PLP0009")
+        assert body["resources"]["schedule"] == schedule_id
+
+
+def test_importer_removal_removes_schedules(api, stack):
+    repo_id = unique_id("sched-rm")
+    create_repo(api, repo_id, UNUSED_FEED)
+    schedule = create_schedule(api, sync_schedules(repo_id), schedule=FUTURE)
+    publish = create_schedule(api, publish_schedules(repo_id), schedule=FUTURE)
+    response = api.delete(f"repositories/{repo_id}/importers/yum_importer/")
+    assert response.status_code == 202, response.text
+    assert_error(api.get(schedule["_href"]), 404, "PLP0009")
+    assert api.get(publish["_href"]).status_code == 200
+    response = api.post(f"repositories/{repo_id}/importers/",
+                        json={"importer_type_id": "yum_importer",
+                              "importer_config": {"feed": UNUSED_FEED}})
+    assert response.status_code == 202, response.text
+    assert api.get(sync_schedules(repo_id)).json() == []
+
+
+def test_schedule_routes_need_credentials(anon, repo):
+    response = anon.get(sync_schedules(repo))
+    assert response.status_code == 401
+    assert re.match(r"PLP\d{4}", response.json()["error"]["code"])
