@@ -517,7 +517,10 @@ static pulp_status_t fragments_staged(content_t *c, const char *feed, pulp_error
         return error->status;
     }
     PQclear(result);
-    if (pulp_db_command(c->source->db, error, repair_repodata_sql, 0, NULL) != PULP_OK)
+    /* Without a matched unit, no repodata can be missing: the statement would still scan
+     * the staging tables. */
+    if (c->matched > 0 &&
+        pulp_db_command(c->source->db, error, repair_repodata_sql, 0, NULL) != PULP_OK)
         return error->status;
     c->fragments_ready = 1;
     return PULP_OK;

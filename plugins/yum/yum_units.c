@@ -112,10 +112,13 @@ static const char apply_updates_sql[] =
     "       sha256 = p.sha256, size = p.size, updated = now()"
     " FROM yum_sync_updates p WHERE u.id = p.unit_id";
 
+/* The task holds the repository's lock, so no other writer adds associations meanwhile.
+ * An anti-join costs less than ON CONFLICT, which inserts each row speculatively. */
 static const char add_sql[] =
     "INSERT INTO repo_content_units (repo_id, unit_id, unit_type_id, owner_type, owner_id)"
-    " SELECT $1, unit_id, type_id, 'importer', 'yum_importer' FROM yum_sync_found"
-    " ON CONFLICT (repo_id, unit_id) DO NOTHING";
+    " SELECT $1, f.unit_id, f.type_id, 'importer', 'yum_importer' FROM yum_sync_found f"
+    " WHERE NOT EXISTS (SELECT 1 FROM repo_content_units r"
+    "                   WHERE r.repo_id = $1 AND r.unit_id = f.unit_id)";
 
 static const char remove_missing_sql[] =
     "DELETE FROM repo_content_units r"
