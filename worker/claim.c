@@ -40,9 +40,12 @@ static const char mark_running_sql[] =
     " WHERE task_id = $1";
 
 static const char finish_sql[] =
-    "UPDATE tasks SET state = $2, result = $3::jsonb, error = $4::jsonb,"
-    " progress_report = coalesce($5::jsonb, progress_report), finish_time = clock_timestamp()"
-    " WHERE task_id = $1 AND state = 'running'";
+    "WITH ended AS ("
+    "    UPDATE tasks SET state = $2, result = $3::jsonb, error = $4::jsonb,"
+    "    progress_report = coalesce($5::jsonb, progress_report),"
+    "    finish_time = clock_timestamp()"
+    "    WHERE task_id = $1 AND state = 'running' RETURNING schedule_id, state)"
+    PULP_SCHEDULE_RECORD_END_SQL;
 
 /* Checks the locked row; returns PULP_CLAIM_CLAIMED when the task may start now. */
 static pulp_claim_outcome_t check_row(const PGresult *row, char *reason, size_t reason_size)

@@ -220,6 +220,7 @@ static void purge_completed_tasks(supervisor_t *sv, pulp_error_t *error)
 /* The leader's jobs and how often each runs. Add a job with one line here. */
 static const leader_job_t leader_jobs[] = {
     { "reaper", 1000, reap_dead_tasks },
+    { "scheduler", 1000, pulp_scheduler_run },
     { "sweeper", 2000, sweep_waiting_tasks },
     { "missing workers", 10000, mark_missing_workers },
     { "completed tasks purge", 600000, purge_completed_tasks },

@@ -163,6 +163,9 @@ void pulp_supervisor_queue_reap(supervisor_t *sv, const char *task_id, const cha
                                 const char *message);
 void pulp_supervisor_db_close(supervisor_t *sv);
 
+/* scheduler.c: the leader's job that dispatches due schedules. */
+void pulp_scheduler_run(supervisor_t *sv, pulp_error_t *error);
+
 /* leader.c */
 void pulp_leader_init(leader_t *leader);
 void pulp_leader_process(supervisor_t *sv, short revents);

@@ -75,6 +75,19 @@ pulp_claim_outcome_t pulp_worker_claim(PGconn *db, const char *task_id, const ch
                                        PGresult **row, char *reason, size_t reason_size,
                                        pulp_error_t *error);
 
+/* The statement that follows "WITH ended AS (UPDATE tasks ... RETURNING schedule_id, state)"
+ * when a task ends: it records the end of a scheduled task on its schedule. A failure (error)
+ * adds one to consecutive_failures and disables the schedule when the count reaches its
+ * failure_threshold (null or 0: never), and a success (finished) resets the count. A canceled
+ * task changes neither. */
+#define PULP_SCHEDULE_RECORD_END_SQL                                                            \
+    " UPDATE schedules s SET"                                                                  \
+    " consecutive_failures = CASE WHEN e.state = 'finished' THEN 0"                            \
+    "                             ELSE s.consecutive_failures + 1 END,"                        \
+    " enabled = s.enabled AND NOT (e.state = 'error' AND coalesce(s.failure_threshold, 0) > 0" \
+    "                              AND s.consecutive_failures + 1 >= s.failure_threshold)"     \
+    " FROM ended e WHERE s.id = e.schedule_id AND e.state IN ('finished', 'error')"
+
 /* Stores a running task's final state, result, error and last progress report (JSON texts or
  * NULL), then releases the task's locks. */
 pulp_status_t pulp_worker_finish(PGconn *db, const char *task_id, const char *state,

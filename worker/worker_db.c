@@ -86,8 +86,10 @@ static const char unlock_liveness_sql[] =
     "SELECT pg_advisory_unlock(" PULP_TASK_LIVENESS_KEY_SQL("$1") ")";
 
 static const char end_task_sql[] =
-    "UPDATE tasks SET state = $2, error = $3::jsonb, finish_time = clock_timestamp()"
-    " WHERE task_id = $1 AND state = 'running'";
+    "WITH ended AS ("
+    "    UPDATE tasks SET state = $2, error = $3::jsonb, finish_time = clock_timestamp()"
+    "    WHERE task_id = $1 AND state = 'running' RETURNING schedule_id, state)"
+    PULP_SCHEDULE_RECORD_END_SQL;
 
 /* Returns 1 when the lock was taken, 0 when it is held or nothing is to be done (with *done
  * set accordingly), -1 on error. */

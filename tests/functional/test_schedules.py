@@ -2,8 +2,12 @@
 distributor's schedules/publish/, their documents and errors, and the runs that the workers'
 housekeeping leader dispatches."""
 
+import json
 import re
+import socket
+import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,7 +15,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
+from pulp_helpers import run_sql, wait_task, wait_until  # noqa: E402
+from server_ports import bind_free_port  # noqa: E402
 from yum_testing import create_repo, unique_id  # noqa: E402
+from yum_upstream import make_test_repo, serve  # noqa: E402
 
 SCHEDULE_KEYS = {
     "_id", "_href", "schedule", "enabled", "failure_threshold", "consecutive_failures",
@@ -54,9 +61,14 @@ def utc(text):
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
+def stamp(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @pytest.fixture(scope="module")
 def repo(api):
-    """A repository with a yum importer and the distributor "yum"; its feed is never read."""
+    """A repository with a yum importer, whose feed is never read, and the distributor
+    "yum"."""
     repo_id = unique_id("sched")
     create_repo(api, repo_id, UNUSED_FEED)
     return repo_id
@@ -307,3 +319,240 @@ def test_schedule_routes_need_credentials(anon, repo):
     response = anon.get(sync_schedules(repo))
     assert response.status_code == 401
     assert re.match(r"PLP\d{4}", response.json()["error"]["code"])
+
+
+def test_repository_delete_removes_schedules(api, stack):
+    repo_id = unique_id("sched-rm")
+    create_repo(api, repo_id, UNUSED_FEED)
+    create_schedule(api, sync_schedules(repo_id), schedule=FUTURE)
+    create_schedule(api, publish_schedules(repo_id), schedule=FUTURE)
+    wait_task(api, api.delete(f"repositories/{repo_id}/").json())
+    assert run_sql(stack, "SELECT count(*) FROM schedules WHERE repo_id = :'repo'",
+                   repo=repo_id).strip() == "0"
+
+
+def test_distributor_removal_removes_schedules(api, repo):
+    response = api.post(f"repositories/{repo}/distributors/", json={
+        "distributor_type_id": "yum_distributor", "distributor_id": "gone",
+        "distributor_config": {"relative_url": f"{repo}-gone", "http": True, "https": False},
+    })
+    assert response.status_code == 201, response.text
+    schedule = create_schedule(api, publish_schedules(repo, "gone"), schedule=FUTURE)
+    task = wait_task(api, api.delete(f"repositories/{repo}/distributors/gone/").json())
+    assert task["state"] == "finished", task["error"]
+    assert_error(api.get(schedule["_href"]), 404, "PLP0009")
+
+
+# --- runs ----------------------------------------------------------------------------------
+# The housekeeping leader checks the schedules once a second. The timeouts below are generous
+# limits for a loaded machine, not expectations.
+
+RUN_TIMEOUT = 90
+
+
+@pytest.fixture(scope="module")
+def feed(tmp_path_factory):
+    with serve(make_test_repo(tmp_path_factory.mktemp("schedules") / "feed")) as server:
+        yield server
+
+
+@pytest.fixture
+def refused_url():
+    """The URL of a loopback port that refuses connections, as a feed that is down."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    bind_free_port(lambda port: listener.bind(("127.0.0.1", port)))
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/repo/"
+    listener.close()
+
+
+def scheduled_tasks(stack, schedule):
+    """Return the rows of the tasks that the schedule dispatched, oldest first, as dicts."""
+    output = run_sql(stack, "SELECT row_to_json(t) FROM (SELECT task_id, task_type, state,"
+                            " tags, resources, shared_resources, args FROM tasks"
+                            " WHERE schedule_id = :'id' ORDER BY seq) AS t",
+                     id=schedule["_id"])
+    return [json.loads(line) for line in output.splitlines()]
+
+
+def wait_schedule(api, schedule, condition, message, timeout=RUN_TIMEOUT):
+    """Poll the schedule until condition(document) is true; returns the document."""
+    def check():
+        response = api.get(schedule["_href"])
+        assert response.status_code == 200, response.text
+        document = response.json()
+        return document if condition(document) else None
+    return wait_until(check, timeout=timeout, interval=0.25, message=message)
+
+
+def wait_tasks_final(api, stack, schedule):
+    """Wait for every task of the schedule to end; returns their final reports."""
+    return [wait_task(api, row["task_id"], timeout=RUN_TIMEOUT)
+            for row in scheduled_tasks(stack, schedule)]
+
+
+def test_schedule_runs_sync(api, stack, feed):
+    repo_id = unique_id("sched-sync")
+    create_repo(api, repo_id, feed.url, auto_publish=False)
+    schedule = create_schedule(api, sync_schedules(repo_id), schedule="PT1S")
+    document = wait_schedule(api, schedule, lambda d: d["total_run_count"] >= 1,
+                             "the first scheduled sync")
+    assert document["last_run_at"] is not None
+    assert document["next_run"] is not None
+
+    first = scheduled_tasks(stack, schedule)[0]
+    report = wait_task(api, first["task_id"], timeout=RUN_TIMEOUT)
+    assert report["state"] == "finished", report["error"]
+    assert report["task_type"] == "pulp.server.managers.repo.sync.sync"
+    assert f"pulp:repository:{repo_id}" in report["tags"]
+    assert "pulp:action:sync" in report["tags"]
+    assert first["resources"] == [f"repository:{repo_id}"]
+    assert first["shared_resources"] == []
+    assert first["args"] == {"repo_id": repo_id, "override_config": {}}
+    assert api.get(f"repositories/{repo_id}/").json()["content_unit_counts"]["rpm"] > 0
+
+
+def test_delete_stops_schedule(api, stack, feed):
+    repo_id = unique_id("sched-stop")
+    create_repo(api, repo_id, feed.url, auto_publish=False)
+    schedule = create_schedule(api, sync_schedules(repo_id), schedule="PT1S")
+    wait_schedule(api, schedule, lambda d: d["total_run_count"] >= 1, "a scheduled sync")
+    assert api.delete(schedule["_href"]).status_code == 200
+
+    count = len(wait_tasks_final(api, stack, schedule))
+    time.sleep(3)
+    assert len(scheduled_tasks(stack, schedule)) == count
+
+
+def test_limited_schedule_stops(api, stack, feed):
+    repo_id = unique_id("sched-r2")
+    create_repo(api, repo_id, feed.url, auto_publish=False)
+    schedule = create_schedule(api, sync_schedules(repo_id), schedule="R2/PT1S")
+    assert schedule["remaining_runs"] == 2
+    document = wait_schedule(api, schedule, lambda d: not d["enabled"],
+                             "the schedule to be disabled after two runs")
+    assert document["total_run_count"] == 2
+    assert document["remaining_runs"] == 0
+    assert document["next_run"] is None
+    reports = wait_tasks_final(api, stack, schedule)
+    assert [report["state"] for report in reports] == ["finished", "finished"]
+    time.sleep(2)
+    assert len(scheduled_tasks(stack, schedule)) == 2
+
+
+def test_failure_threshold_disables(api, stack, refused_url):
+    repo_id = unique_id("sched-fail")
+    create_repo(api, repo_id, refused_url, importer_config={"retries": 0}, auto_publish=False)
+    schedule = create_schedule(api, sync_schedules(repo_id), schedule="PT1S",
+                               failure_threshold=2)
+    document = wait_schedule(api, schedule, lambda d: not d["enabled"],
+                             "the schedule to be disabled after two failures")
+    assert document["consecutive_failures"] == 2
+    assert document["total_run_count"] == 2
+    reports = wait_tasks_final(api, stack, schedule)
+    assert [report["state"] for report in reports] == ["error", "error"]
+
+
+def test_success_resets_failures(api, stack, feed, refused_url):
+    repo_id = unique_id("sched-reset")
+    create_repo(api, repo_id, feed.url, auto_publish=False)
+    override = {"feed": refused_url, "retries": 0}
+    schedule = create_schedule(api, sync_schedules(repo_id), schedule="PT1S",
+                               override_config=override, failure_threshold=0)
+    wait_schedule(api, schedule, lambda d: d["consecutive_failures"] >= 2,
+                  "two failed scheduled syncs")
+    failed = scheduled_tasks(stack, schedule)[0]
+    assert failed["args"]["override_config"] == override
+
+    response = api.put(schedule["_href"], json={"override_config": {}})
+    assert response.status_code == 200, response.text
+    document = wait_schedule(api, schedule, lambda d: d["consecutive_failures"] == 0,
+                             "a successful scheduled sync")
+    assert document["enabled"] is True
+    api.delete(schedule["_href"])
+    wait_tasks_final(api, stack, schedule)
+
+
+def test_publish_schedule_runs_publish(api, stack):
+    repo_id = unique_id("sched-pub")
+    create_repo(api, repo_id, UNUSED_FEED)
+    schedule = create_schedule(api, publish_schedules(repo_id), schedule="R1/PT1S")
+    document = wait_schedule(api, schedule, lambda d: not d["enabled"], "the scheduled publish")
+    assert document["total_run_count"] == 1
+    (report,) = wait_tasks_final(api, stack, schedule)
+    assert report["state"] == "finished", report["error"]
+    assert report["task_type"] == "pulp.server.managers.repo.publish.publish"
+    assert "pulp:action:publish" in report["tags"]
+    (row,) = scheduled_tasks(stack, schedule)
+    assert row["args"] == {"repo_id": repo_id, "distributor_id": "yum", "override_config": {}}
+    assert row["resources"] == [f"repository:{repo_id}"]
+
+
+def test_run_waits_for_previous_task(api, stack):
+    repo_id = unique_id("sched-busy")
+    create_repo(api, repo_id, UNUSED_FEED, auto_publish=False)
+    response = api.post("diagnostics/tasks/", json={
+        "action": "sleep", "seconds": 8, "resource": f"repository:{repo_id}"})
+    assert response.status_code == 202, response.text
+    sleeper = response.json()["spawned_tasks"][0]["task_id"]
+    schedule = create_schedule(api, publish_schedules(repo_id), schedule="PT1S")
+    wait_schedule(api, schedule, lambda d: d["total_run_count"] >= 1, "the first run")
+
+    time.sleep(3)
+    assert api.get(f"tasks/{sleeper}/").json()["state"] == "running"
+    assert api.get(schedule["_href"]).json()["total_run_count"] == 1
+    (row,) = scheduled_tasks(stack, schedule)
+    assert row["state"] == "waiting"
+    api.delete(schedule["_href"])
+    wait_task(api, sleeper, timeout=RUN_TIMEOUT)
+    wait_tasks_final(api, stack, schedule)
+
+
+def test_locked_schedule_is_skipped(api, stack):
+    """A due schedule whose row another session has locked (a second leader, say) is skipped,
+    not waited for: a schedule due later runs meanwhile, and the locked one runs once after
+    the lock is released."""
+    repo_id = unique_id("sched-lock")
+    create_repo(api, repo_id, UNUSED_FEED)
+    now = datetime.now(timezone.utc)
+    locked = create_schedule(api, publish_schedules(repo_id),
+                             schedule=f"R1/{stamp(now + timedelta(seconds=5))}/PT1S")
+    other = create_schedule(api, sync_schedules(repo_id),
+                            schedule=f"R1/{stamp(now + timedelta(seconds=6))}/PT1S")
+    holder = subprocess.Popen(
+        ["psql", stack.settings["PULP_DATABASE"], "-Atq", "-v", "ON_ERROR_STOP=1",
+         "-c", "BEGIN",
+         "-c", f"SELECT 1 FROM schedules WHERE id = '{locked['_id']}' FOR UPDATE",
+         "-c", "SELECT pg_sleep(15)", "-c", "COMMIT"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_schedule(api, other, lambda d: d["total_run_count"] == 1,
+                      "the unlocked schedule to run")
+        assert holder.poll() is None, "the lock ended before the test could check it"
+        assert utc(api.get(locked["_href"]).json()["next_run"]) <= datetime.now(timezone.utc)
+        assert scheduled_tasks(stack, locked) == []
+    finally:
+        _, errors = holder.communicate(timeout=60)
+    assert holder.returncode == 0, errors
+    document = wait_schedule(api, locked, lambda d: d["total_run_count"] == 1,
+                             "the locked schedule to run after the lock")
+    assert document["enabled"] is False
+    assert len(scheduled_tasks(stack, locked)) == 1
+    wait_tasks_final(api, stack, locked)
+    wait_tasks_final(api, stack, other)
+
+
+def test_dispatch_resent_after_broker_outage(api, stack, managed_stack):
+    """A run dispatched while the broker is down waits until the sweeper sends its message."""
+    repo_id = unique_id("sched-broker")
+    create_repo(api, repo_id, UNUSED_FEED)
+    managed_stack.stop("rabbitmq")
+    try:
+        schedule = create_schedule(api, publish_schedules(repo_id), schedule="R1/PT1S")
+        wait_schedule(api, schedule, lambda d: d["total_run_count"] == 1,
+                      "the run dispatched while the broker is down")
+        (row,) = scheduled_tasks(stack, schedule)
+        assert row["state"] == "waiting"
+    finally:
+        managed_stack.start()
+    report = wait_task(api, row["task_id"], timeout=RUN_TIMEOUT)
+    assert report["state"] == "finished", report["error"]
