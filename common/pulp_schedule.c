@@ -331,17 +331,17 @@ int64_t pulp_schedule_run_time(const pulp_schedule_t *schedule, int64_t first_ru
     int64_t time = first_run;
 
     if (index < 0)
-        return -1;
+        return PULP_SCHEDULE_NO_RUN;
     /* Past 10000 years the result is beyond PULP_SCHEDULE_MAX_TIME, and the products below
      * could overflow. */
     if (schedule->months > 0 && index > INT64_C(10000) * 12 / schedule->months + 1)
-        return -1;
+        return PULP_SCHEDULE_NO_RUN;
     if (schedule->months > 0 && add_months(&time, index * schedule->months) != 0)
-        return -1;
+        return PULP_SCHEDULE_NO_RUN;
     if (schedule->seconds > 0 && index > (PULP_SCHEDULE_MAX_TIME - time) / schedule->seconds)
-        return -1;
+        return PULP_SCHEDULE_NO_RUN;
     time += index * schedule->seconds;
-    return time > PULP_SCHEDULE_MAX_TIME ? -1 : time;
+    return time > PULP_SCHEDULE_MAX_TIME ? PULP_SCHEDULE_NO_RUN : time;
 }
 
 int64_t pulp_schedule_next_run(const pulp_schedule_t *schedule, int64_t first_run,
@@ -353,9 +353,9 @@ int64_t pulp_schedule_next_run(const pulp_schedule_t *schedule, int64_t first_ru
     int64_t high;
 
     if (first_run > after)
-        return first_run > PULP_SCHEDULE_MAX_TIME ? -1 : first_run;
+        return first_run > PULP_SCHEDULE_MAX_TIME ? PULP_SCHEDULE_NO_RUN : first_run;
     if (shortest_step <= 0)
-        return -1;
+        return PULP_SCHEDULE_NO_RUN;
 
     /* Run 0 is not later than after, but run high is (or lies past the maximum time), so
      * bisect between them. */
@@ -364,7 +364,7 @@ int64_t pulp_schedule_next_run(const pulp_schedule_t *schedule, int64_t first_ru
         int64_t middle = low + (high - low) / 2;
         int64_t time = pulp_schedule_run_time(schedule, first_run, middle);
 
-        if (time < 0 || time > after)
+        if (time == PULP_SCHEDULE_NO_RUN || time > after)
             high = middle;
         else
             low = middle;

@@ -14,6 +14,9 @@
 
 /* The latest time a schedule may reach: 9999-12-31T23:59:59Z. */
 #define PULP_SCHEDULE_MAX_TIME INT64_C(253402300799)
+/* Returned for a run that would come after PULP_SCHEDULE_MAX_TIME. Every other time is a
+ * valid result, negative ones (before 1970) included. */
+#define PULP_SCHEDULE_NO_RUN INT64_MIN
 
 typedef struct pulp_schedule {
     /* The number of runs of R<n>, or -1 without a limit ("R" alone, or no R part). */
@@ -33,13 +36,13 @@ typedef struct pulp_schedule {
 pulp_status_t pulp_schedule_parse(const char *text, pulp_schedule_t *schedule,
                                   pulp_error_t *error);
 
-/* Returns the time of run number index (0 is the first run, at first_run), or -1 when it
- * would come after PULP_SCHEDULE_MAX_TIME. */
+/* Returns the time of run number index (0 is the first run, at first_run), or
+ * PULP_SCHEDULE_NO_RUN when it would come after PULP_SCHEDULE_MAX_TIME. */
 int64_t pulp_schedule_run_time(const pulp_schedule_t *schedule, int64_t first_run,
                                int64_t index);
 
 /* Returns the earliest run time of the grid that starts at first_run and is later than
- * after, or -1 when there is none before PULP_SCHEDULE_MAX_TIME. A schedule that missed
+ * after, or PULP_SCHEDULE_NO_RUN when there is none before PULP_SCHEDULE_MAX_TIME. A schedule that missed
  * several runs while no leader ran it thus runs once, then continues on its grid. */
 int64_t pulp_schedule_next_run(const pulp_schedule_t *schedule, int64_t first_run,
                                int64_t after);

@@ -231,7 +231,7 @@ static void compute_times(const pulp_schedule_t *schedule, int64_t now, schedule
              (long long)schedule->runs);
     /* NOTE: a schedule with no run before 9999-12-31 is stored with no next_run: it never
      * runs. */
-    times->next_run_param = next_run >= 0 ? times->next_run : NULL;
+    times->next_run_param = next_run != PULP_SCHEDULE_NO_RUN ? times->next_run : NULL;
     times->remaining_runs_param = schedule->runs >= 0 ? times->remaining_runs : NULL;
 }
 

@@ -78,13 +78,16 @@ static void compute_next_state(const PGresult *row, const pulp_schedule_t *sched
     int64_t first_run = strtoll(pulp_db_value(row, 0, "first_run"), NULL, 10);
     int64_t now = strtoll(pulp_db_value(row, 0, "now"), NULL, 10);
     int64_t runs_left = remaining ? strtoll(remaining, NULL, 10) - 1 : -1;
-    int64_t next_run = runs_left == 0 ? -1 : pulp_schedule_next_run(schedule, first_run, now);
+    int64_t next_run = PULP_SCHEDULE_NO_RUN;
+
+    if (runs_left != 0)
+        next_run = pulp_schedule_next_run(schedule, first_run, now);
 
     snprintf(state->remaining_runs, sizeof state->remaining_runs, "%lld", (long long)runs_left);
     snprintf(state->next_run, sizeof state->next_run, "%lld", (long long)next_run);
     state->remaining_runs_param = runs_left >= 0 ? state->remaining_runs : NULL;
-    state->next_run_param = next_run >= 0 ? state->next_run : NULL;
-    state->enabled = next_run >= 0 ? "true" : "false";
+    state->next_run_param = next_run != PULP_SCHEDULE_NO_RUN ? state->next_run : NULL;
+    state->enabled = next_run != PULP_SCHEDULE_NO_RUN ? "true" : "false";
 }
 
 /* Inserts the task of the schedule in row, in the caller's transaction, as the API's sync and

@@ -239,10 +239,29 @@ START_TEST(next_run_past_maximum)
 
     ck_assert_int_eq(pulp_schedule_next_run(&schedule, schedule.start, schedule.start - 1),
                      INT64_C(253399622400));
-    ck_assert_int_eq(pulp_schedule_next_run(&schedule, schedule.start, schedule.start), -1);
+    ck_assert_int_eq(pulp_schedule_next_run(&schedule, schedule.start, schedule.start),
+                     PULP_SCHEDULE_NO_RUN);
     schedule = parse_ok("9999-12-31T23:00:00Z/PT2H");
+    ck_assert_int_eq(pulp_schedule_next_run(&schedule, schedule.start, schedule.start),
+                     PULP_SCHEDULE_NO_RUN);
+    ck_assert_int_eq(pulp_schedule_run_time(&schedule, schedule.start, -1),
+                     PULP_SCHEDULE_NO_RUN);
+}
+END_TEST
+
+/* Times before 1970 are negative and are valid runs, not the PULP_SCHEDULE_NO_RUN marker. */
+START_TEST(next_run_before_1970)
+{
+    pulp_schedule_t schedule = parse_ok("1013-01-31T01:00:00Z/P1MT1S");
+
+    ck_assert_int_eq(pulp_schedule_next_run(&schedule, schedule.start, schedule.start + 1),
+                     pulp_schedule_run_time(&schedule, schedule.start, 1));
+    ck_assert_int_eq(pulp_schedule_next_run(&schedule, schedule.start,
+                                            pulp_schedule_run_time(&schedule, schedule.start, 2)),
+                     pulp_schedule_run_time(&schedule, schedule.start, 3));
+    ck_assert_int_lt(pulp_schedule_run_time(&schedule, schedule.start, 3), 0);
+    schedule = parse_ok("1969-12-31T23:59:58Z/PT1S");
     ck_assert_int_eq(pulp_schedule_next_run(&schedule, schedule.start, schedule.start), -1);
-    ck_assert_int_eq(pulp_schedule_run_time(&schedule, schedule.start, -1), -1);
 }
 END_TEST
 
@@ -272,6 +291,7 @@ static Suite *schedule_suite(void)
     tcase_add_test(grid, next_run_years_from_leap_day);
     tcase_add_test(grid, next_run_months_with_days);
     tcase_add_test(grid, next_run_past_maximum);
+    tcase_add_test(grid, next_run_before_1970);
     suite_add_tcase(suite, grid);
     return suite;
 }
