@@ -1,6 +1,6 @@
 /* libFuzzer target for what the API does with a request body before any SQL runs: parse it as
  * JSON, compile criteria and unit association criteria from it, check it as every registered importer and distributor
- * configuration, and check its strings as relative paths.
+ * configuration, and check its strings as relative paths and as schedules.
  *
  * Built and run by scripts/run-fuzz (clang -fsanitize=fuzzer,address,undefined). */
 #include <stddef.h>
@@ -11,7 +11,56 @@
 #include "pulp_criteria.h"
 #include "pulp_json.h"
 #include "pulp_plugins.h"
+#include "pulp_schedule.h"
 #include "pulp_unit_criteria.h"
+
+/* Parses text as a schedule. A valid one must have a positive duration, and each next run
+ * must come after the time it was asked for, or be PULP_SCHEDULE_NO_RUN. */
+static void check_schedule(const char *text)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    pulp_schedule_t schedule;
+    int64_t first_run;
+
+    if (pulp_schedule_parse(text, &schedule, &error) != PULP_OK) {
+        if (error.status == PULP_OK)
+            __builtin_trap();
+        pulp_error_clear(&error);
+        return;
+    }
+    if (schedule.months <= 0 && schedule.seconds <= 0)
+        __builtin_trap();
+
+    /* Without a start, the first run is the time of the request: 2026-01-01T00:00:00Z here. */
+    first_run = schedule.has_start ? schedule.start : INT64_C(1767225600);
+    {
+        const int64_t afters[] = {
+            first_run - 1, first_run, first_run + 12345678, PULP_SCHEDULE_MAX_TIME - 10,
+        };
+
+        for (size_t i = 0; i < sizeof afters / sizeof afters[0]; i++) {
+            int64_t next = pulp_schedule_next_run(&schedule, first_run, afters[i]);
+
+            if (next != PULP_SCHEDULE_NO_RUN &&
+                (next <= afters[i] || next > PULP_SCHEDULE_MAX_TIME))
+                __builtin_trap();
+        }
+    }
+}
+
+static void check_schedules(json_object *value)
+{
+    if (json_object_is_type(value, json_type_string)) {
+        check_schedule(json_object_get_string(value));
+        return;
+    }
+    if (json_object_is_type(value, json_type_object)) {
+        json_object_object_foreach(value, key, member) {
+            (void)key;
+            check_schedules(member);
+        }
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -139,6 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_object_put(merged);
     }
     check_paths(body);
+    check_schedules(body);
     json_object_put(body);
     return 0;
 }
