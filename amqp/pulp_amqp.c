@@ -454,6 +454,18 @@ static void fail_outstanding(pulp_amqp_t *amqp)
 
 /* --- connection setup ----------------------------------------------------------------------- */
 
+/* Returns what to check when a TLS handshake failed on the broker's certificate, or "".
+ * Proton matches the host of the URL against the certificate's DNS names and common name
+ * only, so a broker reached by IP address needs that address as its common name. */
+static const char *certificate_hint(const pulp_amqp_t *amqp, const char *reason)
+{
+    if (!amqp->tls || !strstr(reason, "certificate verify failed"))
+        return "";
+    return " (the broker's certificate must be signed by a CA that OpenSSL trusts, see"
+           " SSL_CERT_FILE, and name the URL's host in a DNS subjectAltName or its common"
+           " name: IP address subjectAltNames are not matched)";
+}
+
 static void schedule_reconnect(pulp_amqp_t *amqp, const char *reason, int was_open)
 {
     int delay = pulp_backoff_next(&amqp->backoff);
@@ -467,8 +479,8 @@ static void schedule_reconnect(pulp_amqp_t *amqp, const char *reason, int was_op
         pulp_log_warning("lost the connection to the broker at %s: %s; reconnecting in %d ms",
                          amqp->peer, reason, delay);
     else
-        pulp_log_warning("could not connect to the broker at %s: %s; retrying in %d ms",
-                         amqp->peer, reason, delay);
+        pulp_log_warning("could not connect to the broker at %s: %s%s; retrying in %d ms",
+                         amqp->peer, reason, certificate_hint(amqp, reason), delay);
 }
 
 static void drop_connection(pulp_amqp_t *amqp, const char *reason)
@@ -564,8 +576,8 @@ static int setup_security(pulp_amqp_t *amqp, pn_transport_t *transport)
     if (!amqp->tls)
         return 0;
 
-    /* NOTE: amqps is set up with the system's trusted CAs and host name checking, but the
-     * test suite only runs plain amqp against a local broker. */
+    /* Proton's client default: the CAs that OpenSSL trusts by default, and the host name
+     * checked against the certificate (see certificate_hint). */
     if (!amqp->ssl_domain) {
         amqp->ssl_domain = pn_ssl_domain(PN_SSL_MODE_CLIENT);
         if (!amqp->ssl_domain)

@@ -119,6 +119,16 @@ def stopped_workers(managed_stack):
                message="the stack's workers to report to /status/")
 
 
+def copy_stream(source, target):
+    """Copy what arrives on the source socket to the target socket until either closes."""
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+        target.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
 class RefusedPort:
     """A loopback port that refuses connections, as a stopped service does, until relay_to()
     forwards them to a running service, as if that service came back.
@@ -144,17 +154,8 @@ class RefusedPort:
                 return
             server = socket.create_connection(("127.0.0.1", port))
             self.connections += [client, server]
-            threading.Thread(target=self._copy, args=(client, server), daemon=True).start()
-            threading.Thread(target=self._copy, args=(server, client), daemon=True).start()
-
-    @staticmethod
-    def _copy(source, target):
-        try:
-            while data := source.recv(65536):
-                target.sendall(data)
-            target.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
+            threading.Thread(target=copy_stream, args=(client, server), daemon=True).start()
+            threading.Thread(target=copy_stream, args=(server, client), daemon=True).start()
 
     def close(self):
         # shutdown() wakes the threads blocked in accept() and recv(); close() alone does not.
