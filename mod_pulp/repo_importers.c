@@ -34,6 +34,11 @@ pulp_status_t pulp_repo_set_importer(pulp_request_t *req, const char *repo_id,
     params[0] = repo_id;
     params[1] = type->id;
     params[2] = config ? json_object_to_json_string_ext(config, JSON_C_TO_STRING_PLAIN) : "{}";
+    /* The sync schedules of an importer of another type would belong to no importer. */
+    if (pulp_db_command(req->db, error,
+                        "DELETE FROM schedules WHERE repo_id = $1 AND action = 'sync'"
+                        " AND owner_id <> $2", 2, params) != PULP_OK)
+        return error->status;
     /* A new importer starts over: its scratchpad and last sync belong to the old one. */
     return pulp_db_command(req->db, error,
                            "INSERT INTO importers (repo_id, importer_type_id, config)"

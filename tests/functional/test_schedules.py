@@ -315,6 +315,24 @@ def test_importer_removal_removes_schedules(api, stack):
     assert api.get(sync_schedules(repo_id)).json() == []
 
 
+def test_importer_replacement_removes_schedules(api, stack):
+    repo_id = unique_id("sched-replace")
+    create_repo(api, repo_id, UNUSED_FEED)
+    schedule = create_schedule(api, sync_schedules(repo_id), schedule=FUTURE)
+    response = api.post(f"repositories/{repo_id}/importers/",
+                        json={"importer_type_id": "yum_importer",
+                              "importer_config": {"feed": UNUSED_FEED + "other/"}})
+    assert response.status_code == 202, response.text
+    assert api.get(schedule["_href"]).status_code == 200
+
+    response = api.post(f"repositories/{repo_id}/importers/",
+                        json={"importer_type_id": "iso_importer", "importer_config": {}})
+    assert response.status_code == 202, response.text
+    assert api.get(sync_schedules(repo_id, "iso_importer")).json() == []
+    assert run_sql(stack, "SELECT count(*) FROM schedules WHERE repo_id = :'repo'",
+                   repo=repo_id).strip() == "0"
+
+
 def test_schedule_routes_need_credentials(anon, repo):
     response = anon.get(sync_schedules(repo))
     assert response.status_code == 401
