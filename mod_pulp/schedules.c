@@ -235,10 +235,10 @@ static void compute_times(const pulp_schedule_t *schedule, int64_t now, schedule
     times->remaining_runs_param = schedule->runs >= 0 ? times->remaining_runs : NULL;
 }
 
-/* Commits, then sends the document of the first row of result. On failure it rolls back and
- * sends the error instead. */
+/* Commits, then sends the document of the first row of result, with a Location header
+ * unless location is NULL. On failure it rolls back and sends the error instead. */
 static int commit_and_send(pulp_request_t *req, int http_status, PGresult *result,
-                           pulp_error_t *error)
+                           const char *location, pulp_error_t *error)
 {
     const char *document;
 
@@ -249,6 +249,8 @@ static int commit_and_send(pulp_request_t *req, int http_status, PGresult *resul
     }
     document = apr_pstrdup(req->r->pool, PQgetvalue(result, 0, 0));
     PQclear(result);
+    if (location)
+        apr_table_setn(req->r->headers_out, "Location", location);
     return pulp_send_json_text(req, http_status, document);
 }
 
@@ -282,6 +284,7 @@ static int create_schedule(pulp_request_t *req, const char *action)
     schedule_times_t times;
     char id[PULP_UUID_LENGTH + 1];
     const char *params[11];
+    const char *location;
     int64_t now;
     int found;
 
@@ -312,8 +315,12 @@ static int create_schedule(pulp_request_t *req, const char *action)
     params[10] = fields.override_config ? json_object_to_json_string_ext(
                                               fields.override_config, JSON_C_TO_STRING_PLAIN)
                                         : NULL;
+    location = pulp_href(req, "/repositories/%s/%s/%s/schedules/%s/%s/", owner.repo_id,
+                         strcmp(action, "sync") == 0 ? "importers" : "distributors",
+                         owner.owner_id, action, id);
     return commit_and_send(req, HTTP_CREATED,
-                           pulp_db_query(req->db, &error, insert_sql, 11, params), &error);
+                           pulp_db_query(req->db, &error, insert_sql, 11, params), location,
+                           &error);
 }
 
 /* Re-enabling a schedule resets its failure count, so that it is not disabled again by the
@@ -383,7 +390,7 @@ static int update_schedule(pulp_request_t *req, const char *action)
         pulp_db_rollback(req->db);
         return send_missing_schedule(req, &owner);
     }
-    return commit_and_send(req, HTTP_OK, result, &error);
+    return commit_and_send(req, HTTP_OK, result, NULL, &error);
 }
 
 static int list_schedules(pulp_request_t *req, const char *action)

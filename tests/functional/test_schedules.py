@@ -92,6 +92,7 @@ def test_create_returns_document(api, repo):
     schedule = response.json()
     assert set(schedule) == SCHEDULE_KEYS
     assert schedule["_href"] == f"/pulp/api/v2/{path}{schedule['_id']}/"
+    assert response.headers["Location"].endswith(schedule["_href"])
     assert schedule["schedule"] == FUTURE
     assert schedule["enabled"] is True
     assert schedule["failure_threshold"] is None
