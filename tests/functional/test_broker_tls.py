@@ -23,7 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from pulp_helpers import wait_task, wait_until  # noqa: E402
 from server_ports import bind_free_port  # noqa: E402
 from test_tasks import diagnostic, get_task  # noqa: E402
-from test_worker_lifecycle import copy_stream, extra_workers, stopped_workers  # noqa: E402,F401
+from test_worker_lifecycle import (  # noqa: E402,F401
+    close_sockets,
+    copy_stream,
+    extra_workers,
+    stopped_workers,
+)
 
 
 def make_certificate(directory, name, subject_alt_name):
@@ -74,13 +79,7 @@ class TlsRelay:
         copy_stream(secure, server)
 
     def close(self):
-        # shutdown() wakes the threads blocked in accept() and recv(); close() alone does not.
-        for sock in [self.listener, *self.sockets]:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
+        close_sockets([self.listener, *self.sockets])
 
 
 @pytest.fixture

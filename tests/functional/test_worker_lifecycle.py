@@ -129,6 +129,17 @@ def copy_stream(source, target):
         pass
 
 
+def close_sockets(sockets):
+    """Shut down and close each socket. shutdown() wakes the threads blocked in accept() and
+    recv() on it, which close() alone does not."""
+    for sock in sockets:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        sock.close()
+
+
 class RefusedPort:
     """A loopback port that refuses connections, as a stopped service does, until relay_to()
     forwards them to a running service, as if that service came back.
@@ -158,13 +169,7 @@ class RefusedPort:
             threading.Thread(target=copy_stream, args=(server, client), daemon=True).start()
 
     def close(self):
-        # shutdown() wakes the threads blocked in accept() and recv(); close() alone does not.
-        for sock in [self.listener, *self.connections]:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
+        close_sockets([self.listener, *self.connections])
 
 
 @pytest.fixture
