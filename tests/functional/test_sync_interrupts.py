@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
@@ -24,12 +25,16 @@ from yum_testing import (  # noqa: E402
     baseline_repo,
     create_repo,
     failed_sync,
+    primary_packages,
+    published_url,
     start_sync,
     sync,
     unique_id,
     unit_counts,
 )
 from yum_upstream import (  # noqa: E402
+    TEST_RPMS,
+    TEST_SRPMS,
     Fault,
     FeedServer,
     HttpdFeedServer,
@@ -291,3 +296,25 @@ def test_long_package_file_name(api, stack, feed_dir):
     stored = stored_copies(stack, feed_dir / "Packages" / long_name)
     assert len(stored) == 1
     assert len(stored[0].name.encode()) <= 255
+
+
+def test_duplicate_primary_entry(api, stack, feed_dir):
+    """A primary that lists a package twice gives one unit, stored and published once."""
+    def duplicate_tapir(text):
+        start = text.index("<package", text.index("<name>tapir</name>") - 200)
+        end = text.index("</package>", start) + len("</package>")
+        return text[:end] + "\n" + text[start:end] + text[end:]
+
+    rewrite_metadata(feed_dir, "primary", duplicate_tapir)
+    with serve(feed_dir) as server:
+        repo_id = unique_id("twice")
+        relative_url = create_repo(api, repo_id, server.url)
+        task, spawned = sync(api, repo_id)
+    assert task["state"] == "finished", task["error"]
+    assert task["result"]["details"]["packages_in_feed"] == len(TEST_RPMS + TEST_SRPMS) + 1
+    assert unit_counts(api, repo_id)["rpm"] == len(TEST_RPMS)
+    assert len(stored_copies(stack, feed_dir / TAPIR.lstrip("/"))) == 1
+    assert spawned[0]["state"] == "finished", spawned[0]["error"]
+    published = primary_packages(requests, published_url(stack, relative_url))
+    assert ("tapir", "2.0", "1", "noarch") in published
+    assert len(published) == len(TEST_RPMS + TEST_SRPMS)
