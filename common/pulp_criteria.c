@@ -23,6 +23,7 @@ typedef struct compiler {
     char **params;
     int n_params;
     int params_capacity;
+    int has_regex;
     pulp_error_t *error;
 } compiler_t;
 
@@ -137,7 +138,33 @@ static int has_nul(json_object *value)
     return strlen(json_object_get_string(value)) != (size_t)json_object_get_string_len(value);
 }
 
-/* Adds the segments after the first dot of name as a text[] parameter. */
+/* Returns 1 when a string anywhere in a JSON value contains a NUL byte, which jsonb rejects.
+ * Object keys need no check, because json-c ends a parsed key at its first NUL. */
+static int json_has_nul(json_object *value)
+{
+    switch (json_object_get_type(value)) {
+    case json_type_string:
+        return has_nul(value);
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(value); i++) {
+            if (json_has_nul(json_object_array_get_idx(value, i)))
+                return 1;
+        }
+        return 0;
+    case json_type_object: {
+        json_object_object_foreach(value, key, member) {
+            (void)key;
+            if (json_has_nul(member))
+                return 1;
+        }
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Adds the segments of subpath, a dotted path, as a text[] parameter. */
 static int add_path_param(compiler_t *compiler, const char *subpath)
 {
     const char *segments[64];
@@ -154,7 +181,9 @@ static int add_path_param(compiler_t *compiler, const char *subpath)
     for (char *segment = strtok_r(copy, ".", &state); segment;
          segment = strtok_r(NULL, ".", &state)) {
         if (n_segments == sizeof segments / sizeof segments[0]) {
-            fail(compiler, PULP_ERR_INVALID_VALUE, "invalid criteria: field path too deep");
+            fail(compiler, PULP_ERR_INVALID_VALUE,
+                 "invalid criteria: field path \"%.200s\" has more than %zu parts", subpath,
+                 sizeof segments / sizeof segments[0]);
             goto end;
         }
         segments[n_segments++] = segment;
@@ -304,7 +333,11 @@ static pulp_status_t check_scalar(compiler_t *compiler, const field_ref_t *ref,
 
     switch (ref->field->type) {
     case PULP_FIELD_JSON:
-        return PULP_OK;
+        if (!json_has_nul(value))
+            return PULP_OK;
+        return fail(compiler, PULP_ERR_INVALID_VALUE,
+                    "invalid criteria: %s on field \"%s\" has a string with a NUL character "
+                    "(\\u0000), which no stored value can contain", operator, ref->name);
     case PULP_FIELD_NUMBER:
         ok = type == json_type_int || type == json_type_double;
         break;
@@ -543,6 +576,7 @@ static pulp_status_t compile_regex(compiler_t *compiler, const field_ref_t *ref,
     number = add_param(compiler, json_object_get_string(value));
     if (!number)
         return compiler->error->status;
+    compiler->has_regex = 1;
     buffer_append(out, "(");
     append_field(out, ref, 1);
     buffer_append(out, " %s $%d::text)", sql_operator, number);
@@ -730,6 +764,10 @@ static pulp_status_t compile_sort(compiler_t *compiler, json_object *sort, buffe
     if (!json_object_is_type(sort, json_type_array))
         return fail(compiler, PULP_ERR_INVALID_VALUE,
                     "invalid criteria: sort must be a list of [field, direction] pairs");
+    if (json_object_array_length(sort) > PULP_CRITERIA_MAX_SORT_KEYS)
+        return fail(compiler, PULP_ERR_INVALID_VALUE,
+                    "invalid criteria: sort has %zu keys, more than the maximum of %d",
+                    json_object_array_length(sort), PULP_CRITERIA_MAX_SORT_KEYS);
 
     for (size_t i = 0; i < json_object_array_length(sort); i++) {
         json_object *entry = json_object_array_get_idx(sort, i);
@@ -760,9 +798,12 @@ static pulp_status_t compile_sort(compiler_t *compiler, json_object *sort, buffe
     return PULP_OK;
 }
 
+/* Reads criteria.key, an integer of at least minimum, as a parameter; *number is its
+ * placeholder, or 0 when the key is absent or null. */
 static pulp_status_t read_count(compiler_t *compiler, json_object *criteria, const char *key,
-                                int *number)
+                                int64_t minimum, int *number)
 {
+    const char *expected = minimum > 0 ? "a positive integer" : "a non-negative integer";
     json_object *value = NULL;
     int64_t count;
 
@@ -770,12 +811,13 @@ static pulp_status_t read_count(compiler_t *compiler, json_object *criteria, con
     if (!json_object_object_get_ex(criteria, key, &value) || !value)
         return PULP_OK;
     if (!json_object_is_type(value, json_type_int))
-        return fail(compiler, PULP_ERR_INVALID_VALUE,
-                    "invalid criteria: %s must be a non-negative integer", key);
+        return fail(compiler, PULP_ERR_INVALID_VALUE, "invalid criteria: %s must be %s", key,
+                    expected);
     count = json_object_get_int64(value);
-    if (count < 0)
+    if (count < minimum)
         return fail(compiler, PULP_ERR_INVALID_VALUE,
-                    "invalid criteria: %s must be a non-negative integer", key);
+                    "invalid criteria: %s must be %s, not %lld", key, expected,
+                    (long long)count);
 
     {
         char text[32];
@@ -791,8 +833,9 @@ static pulp_status_t compile_limit(compiler_t *compiler, json_object *criteria, 
     int limit;
     int skip;
 
-    if (read_count(compiler, criteria, "limit", &limit) != PULP_OK ||
-        read_count(compiler, criteria, "skip", &skip) != PULP_OK)
+    /* Pulp 2 rejects a limit of 0, which MongoDB would read as "no limit". */
+    if (read_count(compiler, criteria, "limit", 1, &limit) != PULP_OK ||
+        read_count(compiler, criteria, "skip", 0, &skip) != PULP_OK)
         return compiler->error->status;
     if (limit)
         buffer_append(out, "LIMIT $%d::bigint", limit);
@@ -914,7 +957,7 @@ pulp_criteria_t *pulp_criteria_compile(json_object *criteria, const pulp_criteri
                                        int first_param, pulp_error_t *error)
 {
     pulp_error_t local_error = PULP_ERROR_INIT;
-    compiler_t compiler = { fields, first_param, NULL, 0, 0, error ? error : &local_error };
+    compiler_t compiler = { fields, first_param, NULL, 0, 0, 0, error ? error : &local_error };
     pulp_criteria_t *result = calloc(1, sizeof *result);
 
     if (!result) {
@@ -930,6 +973,7 @@ pulp_criteria_t *pulp_criteria_compile(json_object *criteria, const pulp_criteri
     }
     result->params = compiler.params;
     result->n_params = compiler.n_params;
+    result->has_regex = compiler.has_regex;
     return result;
 }
 

@@ -80,10 +80,16 @@ typedef struct pulp_criteria {
     /* The names listed in "fields", or n_fields == 0 when all fields are wanted. */
     char **fields;
     int n_fields;
+    /* 1 when the filters use $regex, whose run time the input can make unbounded. */
+    int has_regex;
 } pulp_criteria_t;
 
 /* The most placeholders one criteria document may produce. */
 #define PULP_CRITERIA_MAX_PARAMS 10000
+
+/* The maximum number of keys in one "sort", as in MongoDB ($sort, "Limits"). PostgreSQL
+ * rejects more than 1664 entries in a query's target list, which includes the sort keys. */
+#define PULP_CRITERIA_MAX_SORT_KEYS 32
 
 /* Compiles criteria (a JSON object, or NULL for "everything") against fields, a list ended by
  * an entry whose name is NULL. Returns NULL with error set on invalid input or when out of

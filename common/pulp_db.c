@@ -118,6 +118,57 @@ PGresult *pulp_db_query(PGconn *conn, pulp_error_t *error, const char *sql, int 
     return NULL;
 }
 
+PGresult *pulp_db_query_timeout(PGconn *conn, pulp_error_t *error, int timeout_ms,
+                                const char *sql, int n_params, const char *const *params,
+                                int *timed_out)
+{
+    char timeout_text[32];
+    const char *timeout_params[] = { timeout_text };
+    const char *sqlstate;
+    PGresult *result;
+    ExecStatusType status;
+
+    *timed_out = 0;
+    if (pulp_db_connection_lost(conn)) {
+        pulp_error_set(error, PULP_ERR_UNAVAILABLE, "the database connection is lost");
+        return NULL;
+    }
+    if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
+        pulp_error_set(error, PULP_ERR_INTERNAL,
+                       "a statement with a time limit cannot run inside a transaction");
+        return NULL;
+    }
+
+    /* set_config(..., true) acts as SET LOCAL, so the limit ends with the transaction, even
+     * when the statement fails, and the pooled session keeps its own setting. */
+    snprintf(timeout_text, sizeof timeout_text, "%d", timeout_ms);
+    if (pulp_db_begin(conn, error) != PULP_OK)
+        return NULL;
+    if (pulp_db_command(conn, error, "SELECT set_config('statement_timeout', $1, true)", 1,
+                        timeout_params) != PULP_OK) {
+        pulp_db_rollback(conn);
+        return NULL;
+    }
+
+    result = PQexecParams(conn, sql, n_params, NULL, params, NULL, NULL, 0);
+    status = PQresultStatus(result);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+        /* 57014 (query_canceled) is also what a pg_cancel_backend() of this session sends. */
+        sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+        *timed_out = sqlstate && strcmp(sqlstate, "57014") == 0;
+        set_error_from_result(conn, result, error);
+        PQclear(result);
+        pulp_db_rollback(conn);
+        return NULL;
+    }
+    if (pulp_db_commit(conn, error) != PULP_OK) {
+        PQclear(result);
+        pulp_db_rollback(conn);
+        return NULL;
+    }
+    return result;
+}
+
 /* Hashes a statement's text: 64-bit FNV-1a, so equal text gets equal names on every
  * connection. */
 static unsigned long long statement_hash(const char *sql)

@@ -23,6 +23,13 @@ int pulp_db_connection_lost(PGconn *conn);
 PGresult *pulp_db_query(PGconn *conn, pulp_error_t *error, const char *sql, int n_params,
                         const char *const *params);
 
+/* Runs one statement like pulp_db_query with a statement_timeout of timeout_ms milliseconds,
+ * in a transaction of its own, so outside a transaction only. *timed_out is 1 when
+ * PostgreSQL canceled the statement, and then error is set as well. */
+PGresult *pulp_db_query_timeout(PGconn *conn, pulp_error_t *error, int timeout_ms,
+                                const char *sql, int n_params, const char *const *params,
+                                int *timed_out);
+
 /* Runs one statement like pulp_db_query, as a prepared statement named after a hash of its
  * text, preparing it on the first use on each connection. This saves the planning of hot,
  * fixed statements. Outside a transaction only: inside one it runs pulp_db_query instead,

@@ -4,28 +4,34 @@
 
 #include <json-c/json_tokener.h>
 
-/* Sets error for a parse that did not produce one complete value. */
+/* Sets error for a parse of source ("the request body", say) that did not produce one
+ * complete value. */
 static void parse_failed(json_tokener *tokener, enum json_tokener_error parse_error,
-                         pulp_error_t *error)
+                         const char *source, pulp_error_t *error)
 {
     if (parse_error == json_tokener_success)
         pulp_error_set(error, PULP_ERR_INVALID_VALUE,
-                       "invalid JSON in the request body: unexpected data after the value at "
-                       "byte %zu", json_tokener_get_parse_end(tokener));
+                       "invalid JSON in %s: unexpected data after the value at byte %zu",
+                       source, json_tokener_get_parse_end(tokener));
     else if (parse_error == json_tokener_error_parse_utf8_string)
-        pulp_error_set(error, PULP_ERR_INPUT_ENCODING, "the request body is not valid UTF-8");
+        pulp_error_set(error, PULP_ERR_INPUT_ENCODING, "%s is not valid UTF-8", source);
     else if (parse_error == json_tokener_error_depth)
-        pulp_error_set(error, PULP_ERR_INVALID_VALUE,
-                       "the request body nests deeper than %d levels", PULP_JSON_MAX_DEPTH);
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "%s nests deeper than %d levels", source,
+                       PULP_JSON_MAX_DEPTH);
     else if (parse_error == json_tokener_continue)
-        pulp_error_set(error, PULP_ERR_INVALID_VALUE,
-                       "invalid JSON in the request body: truncated");
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid JSON in %s: truncated", source);
     else
-        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid JSON in the request body: %s",
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid JSON in %s: %s", source,
                        json_tokener_error_desc(parse_error));
 }
 
 json_object *pulp_json_parse_body(const char *body, size_t length, pulp_error_t *error)
+{
+    return pulp_json_parse(body, length, "the request body", error);
+}
+
+json_object *pulp_json_parse(const char *body, size_t length, const char *source,
+                             pulp_error_t *error)
 {
     json_tokener *tokener;
     json_object *value;
@@ -34,7 +40,7 @@ json_object *pulp_json_parse_body(const char *body, size_t length, pulp_error_t 
     if (length == 0)
         return json_object_new_object();
     if (length > INT_MAX) {
-        pulp_error_set(error, PULP_ERR_TOO_LARGE, "the request body is too large to parse");
+        pulp_error_set(error, PULP_ERR_TOO_LARGE, "%s is too large to parse", source);
         return NULL;
     }
 
@@ -49,7 +55,7 @@ json_object *pulp_json_parse_body(const char *body, size_t length, pulp_error_t 
 
     /* A complete value must use the whole body; json_tokener_continue means it was cut short. */
     if (parse_error != json_tokener_success || json_tokener_get_parse_end(tokener) < length) {
-        parse_failed(tokener, parse_error, error);
+        parse_failed(tokener, parse_error, source, error);
         json_object_put(value);
         value = NULL;
     }

@@ -4,22 +4,26 @@
 #include <string.h>
 
 #include <apr_strings.h>
-#include <json-c/json_tokener.h>
 
 #include "body.h"
 #include "pulp_db.h"
+#include "pulp_json.h"
 
-/* Parses a query argument holding JSON; NULL with error set when it is not valid JSON. */
+/* The statement_timeout of a search whose criteria use $regex, in milliseconds. */
+#define REGEX_SEARCH_TIMEOUT_MS 10000
+
+/* Parses a query argument holding JSON as strictly as a request body; NULL with error set
+ * when it is not one valid JSON value. */
 static json_object *query_json(pulp_request_t *req, const char *name, const char *text,
                                pulp_error_t *error)
 {
-    enum json_tokener_error parse_error = json_tokener_success;
-    json_object *value = json_tokener_parse_verbose(text, &parse_error);
+    const char *source = apr_psprintf(req->r->pool, "query argument \"%s\"", name);
+    pulp_error_t parse_error = PULP_ERROR_INIT;
+    json_object *value = pulp_json_parse(text, strlen(text), source, &parse_error);
 
-    if (parse_error != json_tokener_success) {
-        pulp_body_error(error, PULP_ERR_INVALID_VALUE, name,
-                        "invalid query argument \"%s\": %s", name,
-                        json_tokener_error_desc(parse_error));
+    if (!value) {
+        pulp_body_error(error, parse_error.status, name, "%s", parse_error.message);
+        pulp_error_clear(&parse_error);
         return NULL;
     }
     return pulp_request_own_json(req, value);
@@ -136,6 +140,28 @@ const char *pulp_search_project(pulp_request_t *req, const char *document_sql,
                         document_sql, param);
 }
 
+PGresult *pulp_search_query(PGconn *db, int has_regex, const char *sql, int n_params,
+                            const char *const *params, pulp_error_t *error)
+{
+    PGresult *result;
+    int timed_out = 0;
+
+    if (!has_regex)
+        return pulp_db_query(db, error, sql, n_params, params);
+
+    /* PostgreSQL's documentation (9.7, "Pattern Matching") warns that a regular expression
+     * can take arbitrary time and memory, and advises a statement timeout for patterns from
+     * hostile sources. Backreferences are one such cause. */
+    result = pulp_db_query_timeout(db, error, REGEX_SEARCH_TIMEOUT_MS, sql, n_params, params,
+                                   &timed_out);
+    if (!result && timed_out)
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                       "invalid criteria: the search timed out after %d s, the limit for "
+                       "searches with $regex: use a simpler regular expression, such as one "
+                       "without backreferences", REGEX_SEARCH_TIMEOUT_MS / 1000);
+    return result;
+}
+
 int pulp_search_send(pulp_request_t *req, const pulp_search_t *search, json_object *criteria)
 {
     pulp_error_t error = PULP_ERROR_INIT;
@@ -178,7 +204,7 @@ int pulp_search_send(pulp_request_t *req, const pulp_search_t *search, json_obje
     if (db && !criteria)
         result = pulp_db_query_prepared(db, &error, sql, n_params, params);
     else if (db)
-        result = pulp_db_query(db, &error, sql, n_params, params);
+        result = pulp_search_query(db, compiled->has_regex, sql, n_params, params, &error);
     if (!result) {
         status = pulp_send_error(req, &error);
         goto end;

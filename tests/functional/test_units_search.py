@@ -287,6 +287,40 @@ def test_bad_criteria(api, repo_id, criteria, code, words):
     assert_bad_request(search(api, repo_id, criteria), code, *words)
 
 
+def test_limit_zero(api, repo_id):
+    """Pulp 2 rejects a limit below 1, where MongoDB would read 0 as no limit."""
+    assert_bad_request(search(api, repo_id, {"limit": 0}), "PLP0015", "limit")
+
+
+def test_sort_key_limit(api, repo_id):
+    keys = [[f"key{i}", "ascending"] for i in range(33)]
+    assert_bad_request(search(api, repo_id, {"sort": {"unit": keys}}), "PLP0015", "sort", "32")
+    keys = [[f"key{i}", "ascending"] for i in range(2000)]
+    assert_bad_request(search(api, repo_id, {"sort": {"unit": keys}}), "PLP0015", "sort")
+    assert search_ok(api, repo_id, {"sort": {"unit": keys[:32]}, "type_ids": ["rpm"]})
+
+
+def test_regex_backreferences_time_out(api, repo_id):
+    """Backreferences make PostgreSQL's regular expressions backtrack: this pattern runs for
+    minutes or more on a description of 150 characters unless the search has a time limit."""
+    pattern = "^(.*)(.*)(.*)(.*)(.*)(.*)\\6\\5\\4\\3\\2\\1$"
+    response = search(api, repo_id, {"filters": {"unit": {"description": {"$regex": pattern}}}})
+    assert_bad_request(response, "PLP0015", "$regex", "time")
+    response = api.post("content/units/rpm/search/", json={"criteria": {
+        "filters": {"description": {"$regex": pattern}}}})
+    assert_bad_request(response, "PLP0015", "$regex", "time")
+    assert search_ok(api, repo_id, {"filters": {"unit": {"name": {"$regex": "^(t)apir$"}}}})
+
+
+@pytest.mark.parametrize("criteria, words", [
+    ({"filters": {"unit": {"name": "a\u0000b"}}}, ["name", "NUL"]),
+    ({"filters": {"unit": {"requires": {"$in": [{"name": "\u0000"}]}}}}, ["requires", "NUL"]),
+    ({"filters": {"unit": {".".join(["a"] * 65): 1}}}, ["a.a.a.a"]),
+])
+def test_bad_value_named(api, repo_id, criteria, words):
+    assert_bad_request(search(api, repo_id, criteria), "PLP0015", *words)
+
+
 def test_invalid_json(api, repo_id):
     response = api.post(f"repositories/{repo_id}/search/units/", data=b'{"criteria": {',
                         headers={"Content-Type": "application/json"})
@@ -394,6 +428,19 @@ def test_content_search_bad_include_repos(api):
 def test_content_search_get_bad_json(api):
     response = api.get("content/units/rpm/search/", params={"filters": "{name"})
     assert_bad_request(response, "PLP0015", "filters")
+
+
+@pytest.mark.parametrize("filters", ['{"name": "tapir"} garbage', '{"name": "tapir"}}',
+                                     b'{"name": "\xff"}'])
+def test_content_search_get_invalid_filters(api, filters):
+    response = api.get("content/units/rpm/search/", params={"filters": filters})
+    assert response.status_code == 400, response.text
+    assert "filters" in response.json()["error_message"]
+
+
+def test_content_search_get_limit_zero(api):
+    response = api.get("content/units/rpm/search/", params={"limit": "0"})
+    assert_bad_request(response, "PLP0015", "limit")
 
 
 def test_content_get_unit(api, repo_id):

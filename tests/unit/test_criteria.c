@@ -289,12 +289,42 @@ END_TEST
 START_TEST(rejects_bad_paging)
 {
     compile_fails("{\"limit\": -1}", PULP_ERR_INVALID_VALUE);
+    compile_fails("{\"limit\": 0}", PULP_ERR_INVALID_VALUE);
     compile_fails("{\"limit\": \"1\"}", PULP_ERR_INVALID_VALUE);
     compile_fails("{\"skip\": 1.5}", PULP_ERR_INVALID_VALUE);
     compile_fails("{\"sort\": [[\"id\", \"up\"]]}", PULP_ERR_INVALID_VALUE);
     compile_fails("{\"sort\": \"id\"}", PULP_ERR_INVALID_VALUE);
     compile_fails("{\"colour\": 1}", PULP_ERR_UNSUPPORTED_VALUE);
     compile_fails("[]", PULP_ERR_INVALID_VALUE);
+}
+END_TEST
+
+START_TEST(sort_key_limit)
+{
+    char text[4096] = "{\"sort\": [";
+    pulp_criteria_t *compiled;
+
+    for (int i = 0; i < PULP_CRITERIA_MAX_SORT_KEYS; i++)
+        strcat(text, i == 0 ? "\"id\"" : ", \"id\"");
+    strcat(text, "]}");
+    compiled = compile_ok(text);
+    pulp_criteria_free(compiled);
+
+    text[strlen(text) - 2] = '\0';
+    strcat(text, ", \"id\"]}");
+    compile_fails(text, PULP_ERR_INVALID_VALUE);
+}
+END_TEST
+
+START_TEST(regex_is_flagged)
+{
+    pulp_criteria_t *compiled = compile_ok("{\"filters\": {\"id\": \"a\"}}");
+
+    ck_assert_int_eq(compiled->has_regex, 0);
+    pulp_criteria_free(compiled);
+    compiled = compile_ok("{\"filters\": {\"$or\": [{\"id\": {\"$regex\": \"a\"}}]}}");
+    ck_assert_int_eq(compiled->has_regex, 1);
+    pulp_criteria_free(compiled);
 }
 END_TEST
 
@@ -410,6 +440,33 @@ START_TEST(error_names_path)
 }
 END_TEST
 
+START_TEST(rejects_nul_in_json_value)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+
+    ck_assert_ptr_null(compile_open("{\"filters\": {\"name\": \"a\\u0000b\"}}", &error));
+    ck_assert_int_eq(error.status, PULP_ERR_INVALID_VALUE);
+    ck_assert_ptr_nonnull(strstr(error.message, "\"name\""));
+    pulp_error_clear(&error);
+    compile_open_fails("{\"filters\": {\"requires\": {\"$in\": [[{\"n\": \"\\u0000\"}]]}}}",
+                       PULP_ERR_INVALID_VALUE);
+}
+END_TEST
+
+START_TEST(path_too_deep_names_path)
+{
+    pulp_error_t error = PULP_ERROR_INIT;
+    char text[512] = "{\"filters\": {\"a";
+
+    for (int i = 0; i < 64; i++)
+        strcat(text, ".b");
+    strcat(text, "\": 1}}");
+    ck_assert_ptr_null(compile_open(text, &error));
+    ck_assert_ptr_nonnull(strstr(error.message, "a.b.b.b"));
+    pulp_error_clear(&error);
+}
+END_TEST
+
 START_TEST(unit_criteria_split)
 {
     pulp_error_t error = PULP_ERROR_INIT;
@@ -509,6 +566,8 @@ static Suite *criteria_suite(void)
     tcase_add_test(reject, rejects_wrong_types);
     tcase_add_test(reject, rejects_bad_paging);
     tcase_add_test(reject, rejects_regex_options);
+    tcase_add_test(reject, sort_key_limit);
+    tcase_add_test(compile, regex_is_flagged);
     tcase_add_test(reject, error_names_field);
     tcase_add_test(any, any_field_is_path);
     tcase_add_test(any, any_field_listed_first);
@@ -516,6 +575,8 @@ static Suite *criteria_suite(void)
     tcase_add_test(any, field_path_max_length);
     tcase_add_test(any, rejects_hostile_field_names);
     tcase_add_test(any, error_names_path);
+    tcase_add_test(any, rejects_nul_in_json_value);
+    tcase_add_test(any, path_too_deep_names_path);
     tcase_add_test(units, unit_criteria_split);
     tcase_add_test(units, unit_criteria_empty);
     tcase_add_test(units, unit_criteria_rejects);
