@@ -70,6 +70,19 @@ pulp_route_match_t pulp_route_find(const char *method, const char *path, const p
     return path_known ? PULP_ROUTE_METHOD_NOT_ALLOWED : PULP_ROUTE_NOT_FOUND;
 }
 
+/* Returns 1 when methods, a list such as "GET, POST", contains method. */
+static int lists_method(const char *methods, const char *method)
+{
+    size_t length = strlen(method);
+
+    for (const char *item = methods; item; item = strchr(item, ',')) {
+        item += *item == ',' ? 2 : 0;
+        if (strncmp(item, method, length) == 0 && (item[length] == ',' || !item[length]))
+            return 1;
+    }
+    return 0;
+}
+
 const char *pulp_route_allowed_methods(const char *path, apr_pool_t *pool)
 {
     const char *params[8];
@@ -79,7 +92,10 @@ const char *pulp_route_allowed_methods(const char *path, apr_pool_t *pool)
     for (int i = 0; pulp_route_at(i); i++) {
         const pulp_route_t *route = pulp_route_at(i);
 
-        if (!pattern_matches(route->pattern, path, params, 8, &n_params, pool))
+        /* A path can match two patterns of one method, such as GET .../search/ and
+         * GET .../{unit_id}/, and the header lists each method once. */
+        if (!pattern_matches(route->pattern, path, params, 8, &n_params, pool) ||
+            (methods && lists_method(methods, route->method)))
             continue;
         methods = methods ? apr_pstrcat(pool, methods, ", ", route->method, NULL)
                           : route->method;

@@ -443,6 +443,13 @@ def test_content_search_get_limit_zero(api):
     assert_bad_request(response, "PLP0015", "limit")
 
 
+def test_content_search_wrong_method(api):
+    response = api.put("content/units/rpm/search/", json={"criteria": {}})
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "PLP0000"
+    assert response.headers["Allow"] == "GET, POST"
+
+
 def test_content_get_unit(api, repo_id):
     tapir = api.post("content/units/rpm/search/",
                      json={"criteria": {"filters": {"name": "tapir"}}}).json()[0]

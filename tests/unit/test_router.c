@@ -87,6 +87,9 @@ START_TEST(allowed_methods)
     ck_assert_str_eq(pulp_route_allowed_methods("/repositories/zoo/", pool),
                      "GET, PUT, DELETE");
     ck_assert_ptr_null(pulp_route_allowed_methods("/nothing/", pool));
+    /* The path also matches GET /content/units/{type_id}/{unit_id}/. */
+    ck_assert_str_eq(pulp_route_allowed_methods("/content/units/rpm/search/", pool),
+                     "GET, POST");
 }
 END_TEST
 
