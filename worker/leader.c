@@ -184,7 +184,14 @@ static const char missing_workers_sql[] =
     "UPDATE workers SET missing = true"
     " WHERE NOT missing AND last_heartbeat < now() - interval '30 seconds' RETURNING name";
 
-static void mark_missing_workers(supervisor_t *sv, pulp_error_t *error)
+/* A worker killed without its clean exit leaves its row, and the default names contain the
+ * pid, so rows of missing workers are deleted after a day, which leaves time to look into
+ * the cause. Their tasks do not depend on the row: the reaper judges tasks by their locks. */
+static const char forget_workers_sql[] =
+    "DELETE FROM workers WHERE missing AND last_heartbeat < now() - interval '1 day'"
+    " RETURNING name";
+
+static void check_missing_workers(supervisor_t *sv, pulp_error_t *error)
 {
     PGresult *rows = pulp_db_query(sv->leader.db, error, missing_workers_sql, 0, NULL);
 
@@ -192,6 +199,14 @@ static void mark_missing_workers(supervisor_t *sv, pulp_error_t *error)
         return;
     for (int row = 0; row < PQntuples(rows); row++)
         pulp_log_warning("worker %s is missing: no heartbeat for 30 s", PQgetvalue(rows, row, 0));
+    PQclear(rows);
+
+    rows = pulp_db_query(sv->leader.db, error, forget_workers_sql, 0, NULL);
+    if (!rows)
+        return;
+    for (int row = 0; row < PQntuples(rows); row++)
+        pulp_log_info("deleted the row of worker %s: missing for more than a day",
+                      PQgetvalue(rows, row, 0));
     PQclear(rows);
 }
 
@@ -222,7 +237,7 @@ static const leader_job_t leader_jobs[] = {
     { "reaper", 1000, reap_dead_tasks },
     { "scheduler", 1000, pulp_scheduler_run },
     { "sweeper", 2000, sweep_waiting_tasks },
-    { "missing workers", 10000, mark_missing_workers },
+    { "missing workers", 10000, check_missing_workers },
     { "completed tasks purge", 600000, purge_completed_tasks },
 };
 

@@ -312,6 +312,24 @@ def worker_row(stack, name):
     return missing == "t", float(age)
 
 
+def test_long_missing_worker_row_deleted(managed_stack):
+    """The leader deletes the row of a worker missing for more than a day, and only that."""
+    old = f"gone-{uuid.uuid4().hex[:8]}@test"
+    recent = f"recent-{uuid.uuid4().hex[:8]}@test"
+    for name, age in ((old, "2 days"), (recent, "1 hour")):
+        run_sql(managed_stack, "INSERT INTO workers (name, hostname, pid, concurrency,"
+                               " last_heartbeat, missing)"
+                               " VALUES (:'name', 'test', 1, 1, now() - :'age'::interval, true);",
+                name=name, age=age)
+    try:
+        wait_until(lambda: worker_row(managed_stack, old) is None, timeout=30,
+                   message=f"the deletion of the row of {old}")
+        assert worker_row(managed_stack, recent) == (True, pytest.approx(3600, abs=60))
+    finally:
+        run_sql(managed_stack, "DELETE FROM workers WHERE name IN (:'old', :'recent');",
+                old=old, recent=recent)
+
+
 def test_stopped_worker_missing_then_back(managed_stack, extra_workers):
     # A queue of its own, so that the stopped worker receives no message of other tests.
     paused = extra_workers("paused", "--queue", f"pulp.test.{uuid.uuid4().hex}")
