@@ -12,15 +12,22 @@
  * any task whose message was lost, until the leader's sweeper re-sends it.
  *
  * A due schedule whose previous task is still waiting or running is left alone. It runs once
- * when that task has ended, then continues on its grid. */
+ * when that task has ended, then continues on its grid.
+ *
+ * Like the API's sync and publish actions, the leader checks the owner's configuration with
+ * the schedule's override_config merged in before it dispatches. The API checked it when the
+ * schedule was stored, but the owner's configuration may have changed since. A run whose
+ * configuration is invalid is not dispatched and counts as a failure. */
 #include "supervisor.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pulp_config_check.h"
 #include "pulp_db.h"
 #include "pulp_log.h"
+#include "pulp_plugins.h"
 #include "pulp_schedule.h"
 #include "pulp_task.h"
 
@@ -48,7 +55,17 @@ static const char lock_due_sql[] =
     "SELECT s.id, s.action, s.repo_id, s.owner_id, s.schedule,"
     " floor(extract(epoch FROM s.first_run))::bigint AS first_run, s.remaining_runs,"
     " s.override_config::text AS override_config,"
-    " floor(extract(epoch FROM now()))::bigint AS now"
+    " floor(extract(epoch FROM now()))::bigint AS now,"
+    " CASE s.action WHEN 'sync' THEN s.owner_id"
+    "     ELSE (SELECT d.distributor_type_id FROM distributors d"
+    "           WHERE d.repo_id = s.repo_id AND d.distributor_id = s.owner_id) END"
+    "   AS owner_type_id,"
+    " CASE s.action"
+    "     WHEN 'sync' THEN (SELECT i.config::text FROM importers i"
+    "                       WHERE i.repo_id = s.repo_id AND i.importer_type_id = s.owner_id)"
+    "     ELSE (SELECT d.config::text FROM distributors d"
+    "           WHERE d.repo_id = s.repo_id AND d.distributor_id = s.owner_id) END"
+    "   AS owner_config"
     " FROM schedules s WHERE" DUE_SCHEDULE_SQL
     " ORDER BY s.next_run LIMIT 1 FOR UPDATE OF s SKIP LOCKED";
 
@@ -59,6 +76,15 @@ static const char record_run_sql[] =
     " WHERE id = $1::uuid";
 
 static const char disable_sql[] = "UPDATE schedules SET enabled = false WHERE id = $1::uuid";
+
+/* A run that could not be dispatched: a failure, as in PULP_SCHEDULE_RECORD_END_SQL, and the
+ * next run on the grid. */
+static const char record_failure_sql[] =
+    "UPDATE schedules SET consecutive_failures = consecutive_failures + 1,"
+    " next_run = to_timestamp($2::bigint),"
+    " enabled = $3::boolean AND NOT (coalesce(failure_threshold, 0) > 0"
+    "                                AND consecutive_failures + 1 >= failure_threshold)"
+    " WHERE id = $1::uuid";
 
 /* The schedule's state after this run, as SQL parameter texts (NULL for SQL NULL). */
 typedef struct next_state {
@@ -114,6 +140,57 @@ static pulp_status_t insert_task(supervisor_t *sv, const PGresult *row,
     return status;
 }
 
+/* Checks the owner's configuration with the override merged in, through the owner's type
+ * (an importer's id is its type id). */
+static pulp_status_t check_config(const PGresult *row, pulp_error_t *error)
+{
+    const char *type_id = pulp_db_value(row, 0, "owner_type_id");
+    int publish = strcmp(pulp_db_value(row, 0, "action"), "publish") == 0;
+    json_object *stored = json_tokener_parse(pulp_db_value(row, 0, "owner_config"));
+    json_object *override = json_tokener_parse(pulp_db_value(row, 0, "override_config"));
+    json_object *merged = pulp_config_merge(stored, override);
+    const pulp_importer_type_t *importer = publish ? NULL : pulp_importer_type_find(type_id);
+    const pulp_distributor_type_t *distributor =
+        publish ? pulp_distributor_type_find(type_id) : NULL;
+    pulp_status_t status;
+
+    if (importer)
+        status = importer->validate_config(merged, error);
+    else if (distributor)
+        status = distributor->validate_config(merged, error);
+    else
+        status = pulp_error_set(error, PULP_ERR_INTERNAL, "%s type \"%s\" is not registered",
+                                publish ? "distributor" : "importer", type_id);
+    json_object_put(stored);
+    json_object_put(override);
+    json_object_put(merged);
+    return status;
+}
+
+/* Records a run whose configuration is invalid as a failure, without a task, and moves
+ * next_run to the next grid point. remaining_runs stays, since nothing ran. */
+static pulp_status_t skip_invalid_config(supervisor_t *sv, const PGresult *row,
+                                         const pulp_schedule_t *schedule, const char *reason,
+                                         pulp_error_t *error)
+{
+    int64_t first_run = strtoll(pulp_db_value(row, 0, "first_run"), NULL, 10);
+    int64_t now = strtoll(pulp_db_value(row, 0, "now"), NULL, 10);
+    int64_t next_run = pulp_schedule_next_run(schedule, first_run, now);
+    char next_run_text[32];
+    const char *params[3] = { pulp_db_value(row, 0, "id"), NULL, "false" };
+
+    if (next_run != PULP_SCHEDULE_NO_RUN) {
+        snprintf(next_run_text, sizeof next_run_text, "%lld", (long long)next_run);
+        params[1] = next_run_text;
+        params[2] = "true";
+    }
+    pulp_log_error("skipped a run of schedule %s (%s of repository \"%s\"): the configuration "
+                   "with its override_config is invalid: %s; fix the configuration or the "
+                   "schedule", params[0], pulp_db_value(row, 0, "action"),
+                   pulp_db_value(row, 0, "repo_id"), reason);
+    return pulp_db_command(sv->leader.db, error, record_failure_sql, 3, params);
+}
+
 /* Disables a schedule whose stored text no longer parses (it was checked when stored, so
  * only a change made outside the API can cause this). */
 static pulp_status_t disable_invalid(supervisor_t *sv, const PGresult *row, pulp_error_t *error)
@@ -131,10 +208,11 @@ static pulp_status_t disable_invalid(supervisor_t *sv, const PGresult *row, pulp
 }
 
 /* Dispatches the run of the locked schedule in row and records it, in the open transaction.
- * Writes the new task's id, or an empty string when the schedule was disabled instead. */
+ * Writes the new task's id, or an empty string when no task was dispatched. */
 static pulp_status_t dispatch_run(supervisor_t *sv, const PGresult *row,
                                   char task_id[PULP_UUID_LENGTH + 1], pulp_error_t *error)
 {
+    pulp_error_t config_error = PULP_ERROR_INIT;
     pulp_schedule_t schedule;
     next_state_t state;
     const char *params[5];
@@ -142,6 +220,13 @@ static pulp_status_t dispatch_run(supervisor_t *sv, const PGresult *row,
     task_id[0] = '\0';
     if (pulp_schedule_parse(pulp_db_value(row, 0, "schedule"), &schedule, NULL) != PULP_OK)
         return disable_invalid(sv, row, error);
+    if (check_config(row, &config_error) != PULP_OK) {
+        pulp_status_t status = skip_invalid_config(sv, row, &schedule, config_error.message,
+                                                   error);
+
+        pulp_error_clear(&config_error);
+        return status;
+    }
     compute_next_state(row, &schedule, &state);
     if (insert_task(sv, row, task_id, error) != PULP_OK)
         return error->status;
@@ -155,7 +240,8 @@ static pulp_status_t dispatch_run(supervisor_t *sv, const PGresult *row,
 }
 
 /* Dispatches the most overdue schedule, if one is due and not locked by another session.
- * Returns 1 when it dispatched or disabled one, 0 when none was due, -1 on error. */
+ * Returns 1 when it handled one (dispatched, skipped or disabled it), 0 when none was due,
+ * -1 on error. */
 static int dispatch_next(supervisor_t *sv, pulp_error_t *error)
 {
     PGconn *db = sv->leader.db;

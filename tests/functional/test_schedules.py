@@ -491,6 +491,27 @@ def test_success_resets_failures(api, stack, feed, refused_url):
     wait_tasks_final(api, stack, schedule)
 
 
+def test_invalid_configuration_skips_run(api, stack):
+    """A run whose configuration became invalid after the schedule was stored is not
+    dispatched and counts as a failure."""
+    repo_id = unique_id("sched-invalid")
+    create_repo(api, repo_id, UNUSED_FEED, importer_config={"proxy_host": "127.0.0.1"})
+    schedule = create_schedule(api, sync_schedules(repo_id), schedule="PT1S",
+                               override_config={"proxy_port": 9}, enabled=False)
+    response = api.put(f"repositories/{repo_id}/importers/yum_importer/",
+                       json={"importer_config": {"proxy_host": None}})
+    assert response.status_code == 202, response.text
+    response = api.put(schedule["_href"], json={"enabled": True, "failure_threshold": 2})
+    assert response.status_code == 200, response.text
+
+    document = wait_schedule(api, schedule, lambda d: not d["enabled"],
+                             "the schedule to be disabled after two skipped runs")
+    assert document["consecutive_failures"] == 2
+    assert document["total_run_count"] == 0
+    assert document["last_run_at"] is None
+    assert scheduled_tasks(stack, schedule) == []
+
+
 def test_publish_schedule_runs_publish(api, stack):
     repo_id = unique_id("sched-pub")
     create_repo(api, repo_id, UNUSED_FEED)
