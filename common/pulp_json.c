@@ -27,7 +27,12 @@ static void parse_failed(json_tokener *tokener, enum json_tokener_error parse_er
 
 json_object *pulp_json_parse_body(const char *body, size_t length, pulp_error_t *error)
 {
-    return pulp_json_parse(body, length, "the request body", error);
+    json_object *value = pulp_json_parse(body, length, "the request body", error);
+
+    if (!value && error->status == PULP_OK)
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE,
+                       "invalid request body: expected a JSON object, not null");
+    return value;
 }
 
 json_object *pulp_json_parse(const char *body, size_t length, const char *source,
@@ -52,6 +57,17 @@ json_object *pulp_json_parse(const char *body, size_t length, const char *source
     json_tokener_set_flags(tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     value = json_tokener_parse_ex(tokener, body, (int)length);
     parse_error = json_tokener_get_error(tokener);
+
+    /* A number or literal at the very end ("12", "null") may continue, so json-c waits for
+     * more input. A NUL character marks the end of the input. */
+    if (parse_error == json_tokener_continue && json_tokener_get_parse_end(tokener) == length) {
+        value = json_tokener_parse_ex(tokener, "", 1);
+        parse_error = json_tokener_get_error(tokener);
+        if (parse_error == json_tokener_success) {
+            json_tokener_free(tokener);
+            return value;
+        }
+    }
 
     /* A complete value must use the whole body; json_tokener_continue means it was cut short. */
     if (parse_error != json_tokener_success || json_tokener_get_parse_end(tokener) < length) {

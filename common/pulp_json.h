@@ -18,8 +18,9 @@
  * PULP_JSON_MAX_DEPTH. An empty body is an empty object. */
 json_object *pulp_json_parse_body(const char *body, size_t length, pulp_error_t *error);
 
-/* Parses like pulp_json_parse_body; error messages name source, such as
- * "query argument \"filters\"", in place of "the request body". */
+/* Parses like pulp_json_parse_body, but returns NULL without an error for the JSON value
+ * null. Error messages name source, such as "query argument \"filters\"", in place of
+ * "the request body". */
 json_object *pulp_json_parse(const char *body, size_t length, const char *source,
                              pulp_error_t *error);
 

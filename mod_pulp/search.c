@@ -12,8 +12,8 @@
 /* The statement_timeout of a search whose criteria use $regex, in milliseconds. */
 #define REGEX_SEARCH_TIMEOUT_MS 10000
 
-/* Parses a query argument holding JSON as strictly as a request body; NULL with error set
- * when it is not one valid JSON value. */
+/* Parses a query argument that contains JSON as strictly as a request body. Returns NULL for
+ * the value null, and NULL with error set when the text is not one valid JSON value. */
 static json_object *query_json(pulp_request_t *req, const char *name, const char *text,
                                pulp_error_t *error)
 {
@@ -21,7 +21,7 @@ static json_object *query_json(pulp_request_t *req, const char *name, const char
     pulp_error_t parse_error = PULP_ERROR_INIT;
     json_object *value = pulp_json_parse(text, strlen(text), source, &parse_error);
 
-    if (!value) {
+    if (!value && parse_error.status != PULP_OK) {
         pulp_body_error(error, parse_error.status, name, "%s", parse_error.message);
         pulp_error_clear(&parse_error);
         return NULL;
@@ -57,13 +57,13 @@ static json_object *criteria_from_query(pulp_request_t *req, pulp_error_t *error
 
     if (filters) {
         value = query_json(req, "filters", filters, error);
-        if (!value)
+        if (error->status != PULP_OK)
             return NULL;
         json_object_object_add(criteria, "filters", json_object_get(value));
     }
     if (sort) {
         value = query_json(req, "sort", sort, error);
-        if (!value)
+        if (error->status != PULP_OK)
             return NULL;
         json_object_object_add(criteria, "sort", json_object_get(value));
     }

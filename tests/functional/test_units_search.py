@@ -327,6 +327,13 @@ def test_invalid_json(api, repo_id):
     assert_bad_request(response, "PLP0015")
 
 
+@pytest.mark.parametrize("body", [b"null", b"12", b"true"])
+def test_body_not_object(api, repo_id, body):
+    response = api.post(f"repositories/{repo_id}/search/units/", data=body,
+                        headers={"Content-Type": "application/json"})
+    assert_bad_request(response, "PLP0015", "JSON object")
+
+
 def test_unknown_body_member(api, repo_id):
     response = api.post(f"repositories/{repo_id}/search/units/",
                         json={"criteria": {}, "include_repos": True})
@@ -436,6 +443,13 @@ def test_content_search_get_invalid_filters(api, filters):
     response = api.get("content/units/rpm/search/", params={"filters": filters})
     assert response.status_code == 400, response.text
     assert "filters" in response.json()["error_message"]
+
+
+def test_content_search_get_null_filters(api, repo_id):
+    everything = api.get("content/units/rpm/search/")
+    response = api.get("content/units/rpm/search/", params={"filters": "null", "sort": "null"})
+    assert response.status_code == 200, response.text
+    assert response.json() == everything.json()
 
 
 def test_content_search_get_limit_zero(api):
