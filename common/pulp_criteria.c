@@ -306,6 +306,36 @@ static void append_field(buffer_t *out, const field_ref_t *ref, int as_text)
         buffer_append(out, "%s", ref->field->sql);
 }
 
+/* Returns jsonb_typeof()'s name of the type of a JSON value other than null. */
+static const char *json_type_name(json_object *value)
+{
+    switch (json_object_get_type(value)) {
+    case json_type_boolean:
+        return "boolean";
+    case json_type_int:
+    case json_type_double:
+        return "number";
+    case json_type_object:
+        return "object";
+    case json_type_array:
+        return "array";
+    case json_type_string:
+    case json_type_null:
+    default:
+        return "string";
+    }
+}
+
+/* Writes "jsonb_typeof(field) = 'type' AND ". MongoDB's $gt, $lt and $regex match only
+ * values of the operand's type ("type bracketing"), while jsonb orders every type against
+ * every other. type is one of json_type_name's constants, never input. */
+static void append_json_type_check(buffer_t *out, const field_ref_t *ref, const char *type)
+{
+    buffer_append(out, "jsonb_typeof(");
+    append_field(out, ref, 0);
+    buffer_append(out, ") = '%s' AND ", type);
+}
+
 static const char *scalar_cast(pulp_field_type_t type)
 {
     switch (type) {
@@ -501,6 +531,8 @@ static pulp_status_t compile_comparison(compiler_t *compiler, const field_ref_t 
     if (!number)
         return compiler->error->status;
     buffer_append(out, "(");
+    if (is_json(ref))
+        append_json_type_check(out, ref, json_type_name(value));
     append_field(out, ref, 0);
     buffer_append(out, " %s $%d::%s)", sql_operator, number, scalar_cast(ref->field->type));
     return PULP_OK;
@@ -578,6 +610,8 @@ static pulp_status_t compile_regex(compiler_t *compiler, const field_ref_t *ref,
         return compiler->error->status;
     compiler->has_regex = 1;
     buffer_append(out, "(");
+    if (is_json(ref))
+        append_json_type_check(out, ref, "string");
     append_field(out, ref, 1);
     buffer_append(out, " %s $%d::text)", sql_operator, number);
     return PULP_OK;

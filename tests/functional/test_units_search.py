@@ -403,6 +403,27 @@ def test_content_search_sort_skip(api, repo_id):
     assert [u["_id"] for u in page] == [u["_id"] for u in everything[1:3]]
 
 
+@pytest.mark.parametrize("filters", [
+    {"size": {"$gt": "1"}},
+    {"name": {"$lt": 5}},
+    {"name": {"$lt": {}}},
+    {"size": {"$regex": "^[0-9]+$"}},
+    {"requires": {"$regex": "name"}},
+])
+def test_content_search_compares_same_type(api, repo_id, filters):
+    """As in MongoDB, $gt, $lt and $regex match only values of the operand's type."""
+    response = api.post("content/units/rpm/search/", json={"criteria": {"filters": filters}})
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+
+
+def test_content_search_same_type_matches(api, repo_id):
+    response = api.post("content/units/rpm/search/", json={"criteria": {
+        "filters": {"size": {"$gt": 1}, "name": {"$regex": "^tapir$", "$gte": "t"}}}})
+    assert response.status_code == 200, response.text
+    assert {u["name"] for u in response.json()} == {"tapir"}
+
+
 def test_content_search_server_fields(api, repo_id):
     tapir = api.post("content/units/rpm/search/",
                      json={"criteria": {"filters": {"name": "tapir"}}}).json()[0]

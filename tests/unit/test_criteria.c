@@ -187,8 +187,22 @@ START_TEST(json_path_and_regex)
     pulp_criteria_t *compiled = compile_ok(
         "{\"filters\": {\"notes.a.b\": {\"$regex\": \"^x\", \"$options\": \"i\"}}}");
 
-    ck_assert_str_eq(compiled->where, "((((r.notes #>> $1::text[]) ~* $2::text)))");
+    ck_assert_str_eq(compiled->where, "(((jsonb_typeof((r.notes #> $1::text[])) = 'string' AND "
+                                      "(r.notes #>> $1::text[]) ~* $2::text)))");
     ck_assert_str_eq(compiled->params[0], "{\"a\",\"b\"}");
+    pulp_criteria_free(compiled);
+}
+END_TEST
+
+START_TEST(json_comparison_checks_type)
+{
+    pulp_criteria_t *compiled = compile_ok("{\"filters\": {\"notes.a\": {\"$gt\": 5}}}");
+
+    ck_assert_str_eq(compiled->where, "(((jsonb_typeof((r.notes #> $1::text[])) = 'number' AND "
+                                      "(r.notes #> $1::text[]) > $2::jsonb)))");
+    pulp_criteria_free(compiled);
+    compiled = compile_ok("{\"filters\": {\"notes.a\": {\"$lte\": [1]}}}");
+    ck_assert_ptr_nonnull(strstr(compiled->where, "= 'array' AND"));
     pulp_criteria_free(compiled);
 }
 END_TEST
@@ -356,7 +370,8 @@ START_TEST(any_field_is_path)
 
     ck_assert_msg(compiled != NULL, "%s", error.message);
     ck_assert_str_eq(compiled->where, "(((u.metadata #> $1::text[]) = $2::jsonb) AND "
-                                      "(((u.metadata #>> $3::text[]) ~ $4::text)))");
+                                      "((jsonb_typeof((u.metadata #> $3::text[])) = 'string' AND "
+                                      "(u.metadata #>> $3::text[]) ~ $4::text)))");
     ck_assert_str_eq(compiled->params[0], "{\"name\"}");
     ck_assert_str_eq(compiled->params[1], "\"tapir\"");
     ck_assert_str_eq(compiled->params[2], "{\"requires\",\"0\",\"name\"}");
@@ -556,6 +571,7 @@ static Suite *criteria_suite(void)
     tcase_add_test(compile, in_and_nin);
     tcase_add_test(compile, logical_operators);
     tcase_add_test(compile, json_path_and_regex);
+    tcase_add_test(compile, json_comparison_checks_type);
     tcase_add_test(compile, array_contains);
     tcase_add_test(compile, null_and_exists);
     tcase_add_test(compile, sort_limit_skip);
