@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pulp_db.h"
 
@@ -782,11 +783,12 @@ static int sort_descending(compiler_t *compiler, json_object *direction, int *de
         *descending = number < 0;
         return number == 1 || number == -1;
     }
+    /* Pulp 2 compares the text without regard to case and also accepts "1" and "-1". */
     if (json_object_is_type(direction, json_type_string)) {
         const char *text = json_object_get_string(direction);
 
-        *descending = strcmp(text, "descending") == 0;
-        return *descending || strcmp(text, "ascending") == 0;
+        *descending = strcasecmp(text, "descending") == 0 || strcmp(text, "-1") == 0;
+        return *descending || strcasecmp(text, "ascending") == 0 || strcmp(text, "1") == 0;
     }
     fail(compiler, PULP_ERR_INVALID_VALUE, "invalid criteria: unknown sort direction");
     return 0;

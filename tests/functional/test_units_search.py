@@ -394,6 +394,16 @@ def test_content_search_get(api, repo_id):
     assert "repository_memberships" not in units[0]
 
 
+@pytest.mark.parametrize("direction", ["DESCENDING", "Descending", "-1", -1])
+def test_content_search_sort_direction_spellings(api, repo_id, direction):
+    """Pulp 2 reads the direction as text without regard to case, and "1" or "-1"."""
+    response = api.post("content/units/rpm/search/", json={"criteria": {
+        "sort": [["name", direction]], "fields": ["name"]}})
+    assert response.status_code == 200, response.text
+    names = [u["name"] for u in response.json()]
+    assert names == sorted(names, reverse=True)
+
+
 def test_content_search_sort_skip(api, repo_id):
     criteria = {"filters": {"name": {"$regex": "^(okapi|quokka|tapir)$"}},
                 "sort": [["name", "ascending"], ["version", "ascending"]]}

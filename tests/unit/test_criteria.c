@@ -307,9 +307,23 @@ START_TEST(rejects_bad_paging)
     compile_fails("{\"limit\": \"1\"}", PULP_ERR_INVALID_VALUE);
     compile_fails("{\"skip\": 1.5}", PULP_ERR_INVALID_VALUE);
     compile_fails("{\"sort\": [[\"id\", \"up\"]]}", PULP_ERR_INVALID_VALUE);
+    compile_fails("{\"sort\": [[\"id\", \"+1\"]]}", PULP_ERR_INVALID_VALUE);
+    compile_fails("{\"sort\": [[\"id\", \"descending \"]]}", PULP_ERR_INVALID_VALUE);
     compile_fails("{\"sort\": \"id\"}", PULP_ERR_INVALID_VALUE);
     compile_fails("{\"colour\": 1}", PULP_ERR_UNSUPPORTED_VALUE);
     compile_fails("[]", PULP_ERR_INVALID_VALUE);
+}
+END_TEST
+
+START_TEST(sort_direction_spellings)
+{
+    pulp_criteria_t *compiled = compile_ok(
+        "{\"sort\": [[\"id\", \"DESCENDING\"], [\"count\", \"-1\"], [\"id\", \"Ascending\"],"
+        " [\"count\", \"1\"]]}");
+
+    ck_assert_str_eq(compiled->order_by, "ORDER BY r.id DESC NULLS LAST, r.count DESC NULLS LAST, "
+                                         "r.id ASC NULLS FIRST, r.count ASC NULLS FIRST");
+    pulp_criteria_free(compiled);
 }
 END_TEST
 
@@ -583,6 +597,7 @@ static Suite *criteria_suite(void)
     tcase_add_test(reject, rejects_bad_paging);
     tcase_add_test(reject, rejects_regex_options);
     tcase_add_test(reject, sort_key_limit);
+    tcase_add_test(compile, sort_direction_spellings);
     tcase_add_test(compile, regex_is_flagged);
     tcase_add_test(reject, error_names_field);
     tcase_add_test(any, any_field_is_path);
