@@ -21,14 +21,17 @@
  * $2, which _storage_path needs. */
 #define STORAGE_PATH_SQL "(rtrim($2::text, '/') || '/' || u.storage_path)"
 
+#define UNIT_NS_SQL "('units_' || u.type_id)"
+#define UNIT_HREF_SQL "('/pulp/api/v2/content/units/' || u.type_id || '/' || u.id || '/')"
+
 /* The unit document (jsonb) of "units u". */
 #define UNIT_DOCUMENT_SQL \
     "(u.unit_key || u.metadata || jsonb_build_object('_id', u.id," \
-    " '_content_type_id', u.type_id, '_ns', 'units_' || u.type_id," \
+    " '_content_type_id', u.type_id, '_ns', " UNIT_NS_SQL "," \
     " '_storage_path', " STORAGE_PATH_SQL "," \
     " '_last_updated', " PULP_SQL_TIMESTAMP("u.updated") "," \
     " 'pulp_user_metadata', '{}'::jsonb," \
-    " '_href', '/pulp/api/v2/content/units/' || u.type_id || '/' || u.id || '/'))"
+    " '_href', " UNIT_HREF_SQL "))"
 
 /* The ids of the repositories that contain unit u, sorted. */
 #define REPOSITORY_MEMBERSHIPS_SQL \
@@ -41,6 +44,8 @@ static const pulp_criteria_field_t unit_fields[] = {
     { "_content_type_id", "u.type_id", PULP_FIELD_TEXT },
     { "_storage_path", STORAGE_PATH_SQL, PULP_FIELD_TEXT },
     { "_last_updated", "u.updated", PULP_FIELD_TIMESTAMP },
+    { "_ns", UNIT_NS_SQL, PULP_FIELD_TEXT },
+    { "_href", UNIT_HREF_SQL, PULP_FIELD_TEXT },
     { PULP_CRITERIA_ANY_FIELD, "(u.unit_key || u.metadata)", PULP_FIELD_JSON },
     { NULL, NULL, PULP_FIELD_TEXT },
 };
@@ -113,11 +118,14 @@ static int get_unit(pulp_request_t *req)
                               3, params, &name);
 }
 
-/* The members of the association document of "repo_content_units c", but its metadata.
- * The table has no id of its own because (repo_id, unit_id) is its key, so the id is a UUID
- * derived from that pair, stable across requests. */
+/* The id of an association of "repo_content_units c". The table has no id of its own
+ * because (repo_id, unit_id) is its key, so the id is a UUID derived from that pair, stable
+ * across requests. */
+#define ASSOCIATION_ID_SQL "md5(c.repo_id || '/' || c.unit_id::text)::uuid"
+
+/* The members of the association document of "repo_content_units c", but its metadata. */
 #define ASSOCIATION_MEMBERS \
-    "'id', md5(c.repo_id || '/' || c.unit_id::text)::uuid," \
+    "'id', " ASSOCIATION_ID_SQL "," \
     " 'repo_id', c.repo_id, 'unit_id', c.unit_id, 'unit_type_id', c.unit_type_id," \
     " 'owner_type', c.owner_type, 'owner_id', c.owner_id," \
     " 'created', " PULP_SQL_TIMESTAMP("c.created") "," \
@@ -131,6 +139,8 @@ static const pulp_criteria_field_t association_fields[] = {
     { "owner_id", "c.owner_id", PULP_FIELD_TEXT },
     { "unit_id", "c.unit_id::text", PULP_FIELD_TEXT },
     { "unit_type_id", "c.unit_type_id", PULP_FIELD_TEXT },
+    { "id", ASSOCIATION_ID_SQL "::text", PULP_FIELD_TEXT },
+    { "repo_id", "c.repo_id", PULP_FIELD_TEXT },
     { NULL, NULL, PULP_FIELD_TEXT },
 };
 

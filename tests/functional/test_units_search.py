@@ -216,6 +216,21 @@ def test_fields_association(api, repo_id):
         assert set(association) == {"created", "id", "unit_id", "unit_type_id", "metadata"}
 
 
+def test_fields_server_members(api, repo_id, tapir):
+    """Every member of the documents can be named in fields, and filtered on."""
+    associations = search_ok(api, repo_id, {
+        "filters": {"unit": {"_ns": "units_rpm", "_href": tapir["_href"]},
+                    "association": {"repo_id": repo_id}},
+        "fields": {"unit": ["_ns", "_href"], "association": ["repo_id", "id"]}})
+    assert len(associations) == 1
+    assert set(associations[0]) == {"id", "repo_id", "unit_id", "unit_type_id", "metadata"}
+    assert associations[0]["repo_id"] == repo_id
+    assert set(associations[0]["metadata"]) == {"_ns", "_href", "_id", "_content_type_id"}
+    assert associations[0]["metadata"]["_ns"] == "units_rpm"
+    first = search_ok(api, repo_id, {"limit": 1})[0]
+    assert search_ok(api, repo_id, {"filters": {"association": {"id": first["id"]}}}) == [first]
+
+
 def test_association_filter(api, repo_id):
     matched = search_ok(api, repo_id, {"filters": {"association": {"owner_type": "importer"}}})
     assert len(matched) == len(search_ok(api, repo_id, {}))
