@@ -4,10 +4,13 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <http_log.h>
 
 #include "body.h"
 #include "pulp_db.h"
 #include "pulp_json.h"
+
+APLOG_USE_MODULE(pulp);
 
 /* The statement_timeout of a search whose criteria use $regex, in milliseconds. */
 #define REGEX_SEARCH_TIMEOUT_MS 10000
@@ -140,8 +143,8 @@ const char *pulp_search_project(pulp_request_t *req, const char *document_sql,
                         document_sql, param);
 }
 
-PGresult *pulp_search_query(PGconn *db, int has_regex, const char *sql, int n_params,
-                            const char *const *params, pulp_error_t *error)
+PGresult *pulp_search_query(pulp_request_t *req, PGconn *db, int has_regex, const char *sql,
+                            int n_params, const char *const *params, pulp_error_t *error)
 {
     PGresult *result;
     int timed_out = 0;
@@ -154,11 +157,15 @@ PGresult *pulp_search_query(PGconn *db, int has_regex, const char *sql, int n_pa
      * hostile sources. Backreferences are one such cause. */
     result = pulp_db_query_timeout(db, error, REGEX_SEARCH_TIMEOUT_MS, sql, n_params, params,
                                    &timed_out);
-    if (!result && timed_out)
+    if (!result && timed_out) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
+                      "a search with $regex timed out after %d s: %s %s",
+                      REGEX_SEARCH_TIMEOUT_MS / 1000, req->r->method, req->r->uri);
         pulp_error_set(error, PULP_ERR_INVALID_VALUE,
                        "invalid criteria: the search timed out after %d s, the limit for "
                        "searches with $regex: use a simpler regular expression, such as one "
                        "without backreferences", REGEX_SEARCH_TIMEOUT_MS / 1000);
+    }
     return result;
 }
 
@@ -204,7 +211,8 @@ int pulp_search_send(pulp_request_t *req, const pulp_search_t *search, json_obje
     if (db && !criteria)
         result = pulp_db_query_prepared(db, &error, sql, n_params, params);
     else if (db)
-        result = pulp_search_query(db, compiled->has_regex, sql, n_params, params, &error);
+        result = pulp_search_query(req, db, compiled->has_regex, sql, n_params, params,
+                                   &error);
     if (!result) {
         status = pulp_send_error(req, &error);
         goto end;

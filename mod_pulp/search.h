@@ -38,9 +38,10 @@ typedef struct pulp_search {
 int pulp_search_send(pulp_request_t *req, const pulp_search_t *search, json_object *criteria);
 
 /* Runs a search's query like pulp_db_query. With has_regex (the criteria use $regex) the
- * query runs under a time limit, and a query that times out sets a 400 (PLP0015) naming it. */
-PGresult *pulp_search_query(PGconn *db, int has_regex, const char *sql, int n_params,
-                            const char *const *params, pulp_error_t *error);
+ * query runs under a time limit, and a query that times out is logged and sets a 400
+ * (PLP0015) naming the limit. */
+PGresult *pulp_search_query(pulp_request_t *req, PGconn *db, int has_regex, const char *sql,
+                            int n_params, const char *const *params, pulp_error_t *error);
 
 /* Returns the SQL of document_sql reduced to the members listed in names (n_names of them)
  * and in always_fields (NULL-terminated), or document_sql itself when n_names is 0. The

@@ -235,8 +235,8 @@ static int search_repository_units(pulp_request_t *req)
         goto end;
     }
 
-    result = pulp_search_query(req->db, compiled->unit->has_regex ||
-                                            compiled->association->has_regex,
+    result = pulp_search_query(req, req->db,
+                               compiled->unit->has_regex || compiled->association->has_regex,
                                sql, n_params, params, &error);
     if (!result) {
         status = pulp_send_error_clear(req, &error);
