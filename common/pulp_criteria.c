@@ -355,6 +355,59 @@ static const char *scalar_cast(pulp_field_type_t type)
     return "text";
 }
 
+/* Skips n ASCII digits at *text; returns 0 when there are fewer. */
+static int skip_digits(const char **text, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*text)[i]))
+            return 0;
+    }
+    *text += n;
+    return 1;
+}
+
+/* Returns 1 when text is an ISO 8601 date, or date and time: YYYY-MM-DD, then optionally
+ * "T" or " ", hh:mm, :ss, a fraction and a zone of "Z", +hh, +hhmm or +hh:mm. PostgreSQL
+ * checks the ranges. Its other inputs ("yesterday", "1/2/2020") are rejected, because some
+ * depend on the time of the query or on the DateStyle setting. */
+static int is_iso8601(const char *text)
+{
+    if (!skip_digits(&text, 4) || *text++ != '-' || !skip_digits(&text, 2) || *text++ != '-' ||
+        !skip_digits(&text, 2))
+        return 0;
+    if (!*text)
+        return 1;
+    if (*text != 'T' && *text != ' ')
+        return 0;
+    text++;
+    if (!skip_digits(&text, 2) || *text++ != ':' || !skip_digits(&text, 2))
+        return 0;
+    if (*text == ':') {
+        text++;
+        if (!skip_digits(&text, 2))
+            return 0;
+        if (*text == '.') {
+            text++;
+            if (!skip_digits(&text, 1))
+                return 0;
+            while (isdigit((unsigned char)*text))
+                text++;
+        }
+    }
+    if (*text == 'Z')
+        return text[1] == '\0';
+    if (*text == '+' || *text == '-') {
+        text++;
+        if (!skip_digits(&text, 2))
+            return 0;
+        if (*text == ':')
+            text++;
+        if (*text && !skip_digits(&text, 2))
+            return 0;
+    }
+    return *text == '\0';
+}
+
 /* Checks that value suits a scalar comparison with the field. */
 static pulp_status_t check_scalar(compiler_t *compiler, const field_ref_t *ref,
                                   const char *operator, json_object *value)
@@ -375,9 +428,16 @@ static pulp_status_t check_scalar(compiler_t *compiler, const field_ref_t *ref,
     case PULP_FIELD_BOOLEAN:
         ok = type == json_type_boolean;
         break;
+    case PULP_FIELD_TIMESTAMP:
+        ok = type == json_type_string && !has_nul(value);
+        if (ok && !is_iso8601(json_object_get_string(value)))
+            return fail(compiler, PULP_ERR_INVALID_VALUE,
+                        "invalid criteria: %s on field \"%s\" expects an ISO 8601 date and "
+                        "time such as 2026-01-31T12:00:00Z, not \"%.100s\"", operator,
+                        ref->name, json_object_get_string(value));
+        break;
     case PULP_FIELD_TEXT:
     case PULP_FIELD_TEXT_ARRAY:
-    case PULP_FIELD_TIMESTAMP:
     default:
         ok = type == json_type_string && !has_nul(value);
         break;

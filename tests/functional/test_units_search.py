@@ -246,6 +246,23 @@ def test_association_filter_created(api, repo_id):
     assert len(after) == len(search_ok(api, repo_id, {}))
 
 
+@pytest.mark.parametrize("value", ["yesterday", "now", "epoch", "infinity", "Jan 1 2020",
+                                   "1/2/2020", "2020-01-01T", "2020-01-01T00:00:00 Z"])
+def test_association_filter_created_not_iso(api, repo_id, value):
+    """PostgreSQL also reads words and dates whose order depends on DateStyle."""
+    response = search(api, repo_id, {"filters": {"association": {"created": {"$gt": value}}}})
+    assert_bad_request(response, "PLP0015", "created", value, "ISO 8601")
+
+
+@pytest.mark.parametrize("value", ["2000-01-01", "2000-01-01T00:00Z", "2000-01-01 00:00:00",
+                                   "2000-01-01T00:00:00.123456+02:00", "2000-01-01T00:00:00-0130",
+                                   "2000-01-01T00:00:00+02"])
+def test_association_filter_created_iso(api, repo_id, value):
+    associations = search_ok(api, repo_id, {
+        "filters": {"association": {"created": {"$gt": value}}}})
+    assert len(associations) == len(search_ok(api, repo_id, {}))
+
+
 def test_association_sort(api, repo_id):
     associations = search_ok(api, repo_id, {"sort": {"association": [["unit_type_id",
                                                                       "descending"]]}})

@@ -1,6 +1,7 @@
 /* Unit tests of the criteria compiler: the SQL it writes, its parameters, and what it
  * rejects. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -327,6 +328,33 @@ START_TEST(sort_direction_spellings)
 }
 END_TEST
 
+START_TEST(timestamps_are_iso8601)
+{
+    static const char *const valid[] = {
+        "2026-01-31", "2026-01-31T12:00Z", "2026-01-31 12:00:00", "2026-01-31T12:00:00.5+02:00",
+        "2026-01-31T12:00:00-0130", "2026-01-31T12:00:00+02", "2026-01-31T12:00:00Z",
+    };
+    static const char *const invalid[] = {
+        "yesterday", "now", "epoch", "infinity", "Jan 31 2026", "1/2/2026", "2026-01-31T",
+        "2026-01-31T12", "2026-01-31T12:00:00.", "2026-01-31T12:00:00Zx", "2026-01-31T12:00+2",
+        "2026-01-31T12:00:00 Z", "26-01-31", "",
+    };
+    char text[256];
+
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+        pulp_criteria_t *compiled;
+
+        snprintf(text, sizeof text, "{\"filters\": {\"created\": {\"$gt\": \"%s\"}}}", valid[i]);
+        compiled = compile_ok(text);
+        pulp_criteria_free(compiled);
+    }
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        snprintf(text, sizeof text, "{\"filters\": {\"created\": \"%s\"}}", invalid[i]);
+        compile_fails(text, PULP_ERR_INVALID_VALUE);
+    }
+}
+END_TEST
+
 START_TEST(sort_key_limit)
 {
     char text[4096] = "{\"sort\": [";
@@ -597,6 +625,7 @@ static Suite *criteria_suite(void)
     tcase_add_test(reject, rejects_bad_paging);
     tcase_add_test(reject, rejects_regex_options);
     tcase_add_test(reject, sort_key_limit);
+    tcase_add_test(reject, timestamps_are_iso8601);
     tcase_add_test(compile, sort_direction_spellings);
     tcase_add_test(compile, regex_is_flagged);
     tcase_add_test(reject, error_names_field);
