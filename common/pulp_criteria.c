@@ -647,9 +647,13 @@ static pulp_status_t compile_regex(compiler_t *compiler, const field_ref_t *ref,
     const char *sql_operator = "~";
     int number;
 
-    if (!json_object_is_type(value, json_type_string) || has_nul(value))
+    if (!json_object_is_type(value, json_type_string))
         return fail(compiler, PULP_ERR_INVALID_VALUE,
                     "invalid criteria: $regex on field \"%s\" expects a string", ref->name);
+    if (has_nul(value))
+        return fail(compiler, PULP_ERR_INVALID_VALUE,
+                    "invalid criteria: $regex on field \"%s\" has a NUL character (\\u0000), "
+                    "which PostgreSQL patterns cannot contain", ref->name);
     if (ref->field->type != PULP_FIELD_TEXT && !is_json(ref))
         return fail(compiler, PULP_ERR_INVALID_VALUE,
                     "invalid criteria: $regex needs a text field, and \"%s\" is not one",

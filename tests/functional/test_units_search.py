@@ -347,6 +347,7 @@ def test_regex_backreferences_time_out(api, repo_id):
 @pytest.mark.parametrize("criteria, words", [
     ({"filters": {"unit": {"name": "a\u0000b"}}}, ["name", "NUL"]),
     ({"filters": {"unit": {"requires": {"$in": [{"name": "\u0000"}]}}}}, ["requires", "NUL"]),
+    ({"filters": {"unit": {"name": {"$regex": "a\u0000"}}}}, ["name", "NUL"]),
     ({"filters": {"unit": {".".join(["a"] * 65): 1}}}, ["a.a.a.a"]),
 ])
 def test_bad_value_named(api, repo_id, criteria, words):
