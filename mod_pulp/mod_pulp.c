@@ -107,6 +107,13 @@ static const char *make_request_id(request_rec *r)
                         bytes[3], bytes[4], bytes[5]);
 }
 
+/* Returns the method whose route handles the request. httpd sets header_only for HEAD, which
+ * is handled as GET: httpd sends the headers of the GET response and drops its body. */
+static const char *route_method(const request_rec *r)
+{
+    return r->header_only ? "GET" : r->method;
+}
+
 /* Every API path ends in "/". A path without it gets a 404 whose message names the path with
  * the slash when that path exists. Pulp 2's Django sent a redirect instead, which most clients
  * follow by turning a POST into a GET. */
@@ -120,7 +127,7 @@ static int send_not_found(pulp_request_t *req)
 
     if (length > 0 && req->path[length - 1] != '/') {
         slashed = apr_pstrcat(req->r->pool, req->path, "/", NULL);
-        if (pulp_route_find(req->r->method, slashed, &route, params, 8, &n_params,
+        if (pulp_route_find(route_method(req->r), slashed, &route, params, 8, &n_params,
                             req->r->pool) != PULP_ROUTE_NOT_FOUND)
             return pulp_send_error_status(req, PULP_ERR_MISSING_RESOURCE,
                                           "no resource at %s: API paths end with a slash, "
@@ -136,7 +143,7 @@ static int dispatch(pulp_request_t *req)
     pulp_route_match_t match;
     int auth;
 
-    match = pulp_route_find(req->r->method, req->path, &route, req->params,
+    match = pulp_route_find(route_method(req->r), req->path, &route, req->params,
                             (int)(sizeof req->params / sizeof req->params[0]), &req->n_params,
                             req->r->pool);
     if (match == PULP_ROUTE_NOT_FOUND)

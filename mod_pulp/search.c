@@ -93,7 +93,8 @@ json_object *pulp_search_criteria(pulp_request_t *req, const char *const *extra_
     int n_keys = 1;
 
     *body = NULL;
-    if (strcmp(req->r->method, "GET") == 0)
+    /* M_GET also covers HEAD. */
+    if (req->r->method_number == M_GET)
         return criteria_from_query(req, error);
 
     request_body = pulp_request_json_object(req, error);

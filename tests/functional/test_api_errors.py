@@ -51,6 +51,25 @@ def test_method_not_allowed(api):
     assert response.headers["Allow"] == "GET, POST"
 
 
+def test_head_answers_like_get(api):
+    get = api.get("repositories/")
+    head = api.head("repositories/")
+    assert head.status_code == 200
+    assert head.headers["Content-Type"] == get.headers["Content-Type"]
+    assert head.content == b""
+
+
+def test_head_of_missing_resource(api):
+    response = api.head("repositories/no-such-repository/")
+    assert response.status_code == 404
+
+
+def test_head_on_post_only_route(api):
+    response = api.head("repositories/no-such-repository/actions/sync/")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+
+
 @pytest.mark.parametrize("data", [b'{"id": "x"', b'{"id": }', b"nul", b'{"id": "x"} trailing'])
 def test_malformed_json(api, data):
     response = post_raw(api, "repositories/", data)
