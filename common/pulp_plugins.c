@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "pulp_config_check.h"
+
 static const pulp_content_type_t *const content_type_lists[] = {
     pulp_yum_content_types,
     pulp_puppet_content_types,
@@ -83,4 +85,31 @@ const pulp_distributor_type_t *pulp_distributor_type_find(const char *id)
             return distributor_types[i];
     }
     return NULL;
+}
+
+pulp_status_t pulp_distributor_check_publish(const pulp_distributor_type_t *type,
+                                             json_object *stored, json_object *override,
+                                             pulp_error_t *error)
+{
+    json_object *merged;
+    pulp_status_t status;
+
+    for (size_t i = 0; override && type->serving_keys && type->serving_keys[i]; i++) {
+        const char *key = type->serving_keys[i];
+        json_object *names;
+
+        if (!json_object_object_get_ex(override, key, NULL))
+            continue;
+        pulp_error_set(error, PULP_ERR_INVALID_VALUE, "invalid override_config: \"%s\" cannot "
+                       "be overridden for one publish, because it decides where the repository "
+                       "is served; change the distributor's configuration instead", key);
+        names = json_object_new_array();
+        json_object_array_add(names, json_object_new_string(key));
+        pulp_error_add_data(error, "property_names", names);
+        return error->status;
+    }
+    merged = pulp_config_merge(stored, override);
+    status = type->validate_config(merged, error);
+    json_object_put(merged);
+    return status;
 }

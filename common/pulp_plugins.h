@@ -37,6 +37,10 @@ typedef struct pulp_distributor_type {
     /* The config key whose value is served below a shared root and must be unique across
      * repositories (such as "relative_url"), or NULL. */
     const char *unique_path_key;
+    /* The config keys that decide where and to whom the published tree is served, ending
+     * with NULL, or NULL for none. A publish's override_config may not set them, because
+     * httpd and the URL conflict checks read them from the stored configuration. */
+    const char *const *serving_keys;
 } pulp_distributor_type_t;
 
 /* The descriptors of each plugin, defined in plugins/<name>/<name>_config.c and listed in
@@ -58,6 +62,13 @@ extern const pulp_distributor_type_t pulp_puppet_install_distributor_type;
 const pulp_content_type_t *pulp_content_type_find(const char *id);
 const pulp_importer_type_t *pulp_importer_type_find(const char *id);
 const pulp_distributor_type_t *pulp_distributor_type_find(const char *id);
+
+/* Checks the configuration of one publish: override_config (NULL: none) sets none of the
+ * type's serving_keys, and the stored configuration with the override merged in passes the
+ * type's validation. */
+pulp_status_t pulp_distributor_check_publish(const pulp_distributor_type_t *type,
+                                             json_object *stored, json_object *override,
+                                             pulp_error_t *error);
 
 /* Iteration over every registered type: returns NULL past the last one. */
 const pulp_content_type_t *pulp_content_type_at(int index);

@@ -107,9 +107,7 @@ static int publish_repository(pulp_request_t *req)
         return found;
 
     type = pulp_distributor_type_find(type_id);
-    if (!type || type->validate_config(pulp_request_own_json(req, pulp_config_merge(config,
-                                                                                   override)),
-                                       &error) != PULP_OK) {
+    if (!type || pulp_distributor_check_publish(type, config, override, &error) != PULP_OK) {
         if (!type)
             pulp_error_set(&error, PULP_ERR_INTERNAL,
                            "distributor type \"%s\" is not registered", type_id);

@@ -117,29 +117,28 @@ static int find_owner(pulp_request_t *req, schedule_owner_t *owner, int lock)
 }
 
 /* Checks an override like the sync and publish actions do: merged into the owner's stored
- * configuration, the result must pass the plugin's validation. */
+ * configuration, the result must pass the plugin's validation, and a publish's may not change
+ * where the repository is served. */
 static pulp_status_t check_override(pulp_request_t *req, const schedule_owner_t *owner,
                                     json_object *override, pulp_error_t *error)
 {
-    json_object *merged;
-
     if (!override)
         return PULP_OK;
-    merged = pulp_request_own_json(req, pulp_config_merge(owner->config, override));
     if (strcmp(owner->action, "sync") == 0) {
         const pulp_importer_type_t *type = pulp_importer_type_find(owner->type_id);
 
         if (!type)
             return pulp_error_set(error, PULP_ERR_INTERNAL,
                                   "importer type \"%s\" is not registered", owner->type_id);
-        return pulp_repo_validate_importer(type, merged, error);
+        return pulp_repo_validate_importer(
+            type, pulp_request_own_json(req, pulp_config_merge(owner->config, override)), error);
     } else {
         const pulp_distributor_type_t *type = pulp_distributor_type_find(owner->type_id);
 
         if (!type)
             return pulp_error_set(error, PULP_ERR_INTERNAL,
                                   "distributor type \"%s\" is not registered", owner->type_id);
-        return type->validate_config(merged, error);
+        return pulp_distributor_check_publish(type, owner->config, override, error);
     }
 }
 

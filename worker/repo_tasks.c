@@ -11,6 +11,7 @@
 #include "pulp_config_check.h"
 #include "pulp_db.h"
 #include "pulp_log.h"
+#include "pulp_plugins.h"
 #include "pulp_task.h"
 
 static const pulp_importer_ops_t *const importer_ops[] = {
@@ -306,6 +307,7 @@ static pulp_status_t run_publish(pulp_task_context_t *ctx, json_object **result,
     const char *distributor_id = string_arg(ctx, "distributor_id");
     pulp_plugin_report_t report = { 0 };
     const pulp_distributor_ops_t *ops;
+    const pulp_distributor_type_t *type;
     json_object *stored = NULL;
     json_object *config = NULL;
     json_object *scratchpad = NULL;
@@ -333,6 +335,14 @@ static pulp_status_t run_publish(pulp_task_context_t *ctx, json_object **result,
     }
     stored = json_tokener_parse(PQgetvalue(distributor, 0, 1));
     scratchpad = json_tokener_parse(PQgetvalue(distributor, 0, 2));
+    /* The API checks the override when it dispatches; a task queued by an older version, or
+     * a schedule stored by one, is checked here. */
+    type = pulp_distributor_type_find(PQgetvalue(distributor, 0, 0));
+    if (type && pulp_distributor_check_publish(type, stored, override_arg(ctx), error) !=
+                    PULP_OK) {
+        status = error->status;
+        goto end;
+    }
     config = pulp_config_merge(stored, override_arg(ctx));
 
     pulp_log_info("publishing repository \"%s\" with distributor \"%s\"", repo_id,

@@ -157,7 +157,7 @@ static pulp_status_t check_config(const PGresult *row, pulp_error_t *error)
     if (importer)
         status = importer->validate_config(merged, error);
     else if (distributor)
-        status = distributor->validate_config(merged, error);
+        status = pulp_distributor_check_publish(distributor, stored, override, error);
     else
         status = pulp_error_set(error, PULP_ERR_INTERNAL, "%s type \"%s\" is not registered",
                                 publish ? "distributor" : "importer", type_id);

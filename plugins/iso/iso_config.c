@@ -54,5 +54,5 @@ const pulp_importer_type_t pulp_iso_importer_type = {
 
 /* Trees are served at /pulp/isos/<repo_id>/, so there is no path to keep unique. */
 const pulp_distributor_type_t pulp_iso_distributor_type = {
-    "iso_distributor", "ISO Distributor", iso_type_ids, validate_distributor, NULL,
+    "iso_distributor", "ISO Distributor", iso_type_ids, validate_distributor, NULL, NULL,
 };

@@ -57,9 +57,10 @@ const pulp_importer_type_t pulp_puppet_importer_type = {
 
 const pulp_distributor_type_t pulp_puppet_distributor_type = {
     "puppet_distributor", "Puppet Distributor", puppet_type_ids, validate_distributor, NULL,
+    NULL,
 };
 
 const pulp_distributor_type_t pulp_puppet_install_distributor_type = {
     "puppet_install_distributor", "Puppet Install Distributor", puppet_type_ids,
-    validate_install_distributor, NULL,
+    validate_install_distributor, NULL, NULL,
 };

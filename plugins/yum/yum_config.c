@@ -238,6 +238,11 @@ const pulp_importer_type_t pulp_yum_importer_type = {
     "yum_importer", "Yum Importer", yum_type_ids, validate_importer,
 };
 
+static const char *const yum_serving_keys[] = {
+    "relative_url", "http", "https", "protected", "auth_ca", NULL,
+};
+
 const pulp_distributor_type_t pulp_yum_distributor_type = {
     "yum_distributor", "Yum Distributor", yum_type_ids, validate_distributor, "relative_url",
+    yum_serving_keys,
 };

@@ -112,6 +112,38 @@ def test_publish_history(api, published):
     assert set(results) == {"success"}
 
 
+@pytest.mark.parametrize("override", [
+    {"relative_url": "someone-else"},
+    {"http": False},
+    {"https": True},
+    {"protected": True},
+    {"auth_ca": None},
+])
+def test_publish_override_keeps_serving_keys(api, published, override):
+    """An override that would change where or to whom the tree is served is rejected, for a
+    publish and for a publish schedule alike."""
+    repo_id, _ = published
+    key = next(iter(override))
+    response = api.post(f"repositories/{repo_id}/actions/publish/",
+                        json={"id": "yum", "override_config": override})
+    assert response.status_code == 400, response.text
+    assert response.json()["property_names"] == [key]
+    assert "cannot be overridden" in response.json()["error_message"]
+    response = api.post(f"repositories/{repo_id}/distributors/yum/schedules/publish/",
+                        json={"schedule": "PT1H", "override_config": override})
+    assert response.status_code == 400, response.text
+    assert response.json()["property_names"] == [key]
+
+
+def test_publish_override_of_content_option(api, published):
+    repo_id, url = published
+    task = publish(api, repo_id, override_config={"checksum_type": "sha1"})
+    assert task["state"] == "finished", task["error"]
+    text = requests.get(url + "repodata/repomd.xml", timeout=30).text
+    assert 'checksum type="sha1"' in text
+    assert publish(api, repo_id)["state"] == "finished"
+
+
 def test_checksum_type_and_sqlite(api, stack, feed):
     repo_id = unique_id("sqlite")
     relative_url = create_repo(api, repo_id, feed.url, distributor_config={
