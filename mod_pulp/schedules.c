@@ -324,6 +324,32 @@ static int create_schedule(pulp_request_t *req, const char *action)
 
 /* Re-enabling a schedule resets its failure count, so that it is not disabled again by the
  * next failure. */
+/* Refuses to enable a schedule without a next run (its R<n> runs are used up) unless the
+ * same request sets a new schedule: enabled, it would never run. */
+static pulp_status_t check_enable(pulp_request_t *req, const schedule_owner_t *owner,
+                                  const schedule_body_t *fields, pulp_error_t *error)
+{
+    const char *params[1] = { owner->schedule_id };
+    PGresult *result;
+    int used_up;
+
+    if (fields->enabled != 1 || fields->schedule)
+        return PULP_OK;
+    result = pulp_db_query(req->db, error,
+                           "SELECT next_run IS NULL FROM schedules WHERE id = $1::uuid",
+                           1, params);
+    if (!result)
+        return error->status;
+    used_up = PQntuples(result) > 0 && strcmp(PQgetvalue(result, 0, 0), "t") == 0;
+    PQclear(result);
+    if (!used_up)
+        return PULP_OK;
+    return pulp_body_error(error, PULP_ERR_INVALID_VALUE, "enabled",
+                           "invalid enabled: schedule %s has no run left, so enabled it would "
+                           "never run; set a new schedule in the same request",
+                           owner->schedule_id);
+}
+
 static int update_schedule(pulp_request_t *req, const char *action)
 {
     static const char update_sql[] =
@@ -360,6 +386,7 @@ static int update_schedule(pulp_request_t *req, const char *action)
         return send_missing_schedule(req, &owner);
     }
     if (check_override(req, &owner, fields.override_config, &error) != PULP_OK ||
+        check_enable(req, &owner, &fields, &error) != PULP_OK ||
         (fields.schedule && database_now(req, &now, &error) != PULP_OK)) {
         pulp_db_rollback(req->db);
         return pulp_send_error_clear(req, &error);

@@ -457,6 +457,15 @@ def test_limited_schedule_stops(api, stack, feed):
     time.sleep(2)
     assert len(scheduled_tasks(stack, schedule)) == 2
 
+    # Enabled without a new schedule, it would never run.
+    response = api.put(schedule["_href"], json={"enabled": True})
+    assert response.status_code == 400, response.text
+    assert response.json()["property_names"] == ["enabled"]
+    response = api.put(schedule["_href"], json={"enabled": True, "schedule": "R1/PT1H"})
+    assert response.status_code == 200, response.text
+    assert response.json()["enabled"] is True
+    assert response.json()["remaining_runs"] == 1
+
 
 def test_failure_threshold_disables(api, stack, refused_url):
     repo_id = unique_id("sched-fail")
