@@ -279,6 +279,11 @@ pulp_status_t pulp_schedule_parse(const char *text, pulp_schedule_t *schedule,
         *slash = '\0';
         parts[n_parts++] = slash + 1;
     }
+    for (int i = 0; i < n_parts; i++) {
+        if (!parts[i][0])
+            return invalid(error, text, "a part is empty: check for a doubled, leading or "
+                                        "trailing \"/\"");
+    }
 
     if (n_parts > 1 && parts[0][0] == 'R') {
         if (parse_runs(text, parts[0], schedule, error) != PULP_OK)

@@ -113,6 +113,14 @@ START_TEST(reject_missing_or_zero_duration)
 }
 END_TEST
 
+START_TEST(reject_empty_parts)
+{
+    assert_rejected("R3/PT10S/", "a part is empty");
+    assert_rejected("R3//PT10S", "a part is empty");
+    assert_rejected("/PT10S", "a part is empty");
+}
+END_TEST
+
 START_TEST(reject_months_without_start)
 {
     assert_rejected("P1M", "needs a start");
@@ -278,6 +286,7 @@ static Suite *schedule_suite(void)
     tcase_add_test(parse, parse_start_forms);
     tcase_add_test(parse, parse_years_and_months_with_start);
     tcase_add_test(parse, reject_missing_or_zero_duration);
+    tcase_add_test(parse, reject_empty_parts);
     tcase_add_test(parse, reject_months_without_start);
     tcase_add_test(parse, reject_malformed_durations);
     tcase_add_test(parse, reject_malformed_runs);
