@@ -286,3 +286,21 @@ json_object *pulp_config_merge(json_object *base, json_object *delta)
     }
     return merged;
 }
+
+pulp_status_t pulp_config_blame_override(json_object *override, pulp_error_t *error)
+{
+    static const char prefix[] = "invalid override_config: ";
+    size_t length = strlen(error->message);
+    size_t room = sizeof error->message - sizeof prefix;
+
+    if (!override || !json_object_is_type(override, json_type_object) ||
+        json_object_object_length(override) == 0 ||
+        strncmp(error->message, prefix, sizeof prefix - 1) == 0)
+        return error->status;
+    /* The message moves right; a message too long for both loses its end. */
+    length = length < room ? length : room;
+    memmove(error->message + sizeof prefix - 1, error->message, length);
+    memcpy(error->message, prefix, sizeof prefix - 1);
+    error->message[sizeof prefix - 1 + length] = '\0';
+    return error->status;
+}

@@ -59,6 +59,11 @@ int pulp_config_relative_path_is_safe(const char *path, size_t length);
  * removes the key. Either argument may be NULL. */
 json_object *pulp_config_merge(json_object *base, json_object *delta);
 
+/* Marks error, set by the check of a configuration with override merged in, as the
+ * override's: its message gains the prefix "invalid override_config: " when override has
+ * members. Returns error->status. */
+pulp_status_t pulp_config_blame_override(json_object *override, pulp_error_t *error);
+
 /* Returns 1 when value is a boolean true or a "true" string (any case); 0 otherwise. */
 int pulp_config_is_true(json_object *value);
 

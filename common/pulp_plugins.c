@@ -111,5 +111,5 @@ pulp_status_t pulp_distributor_check_publish(const pulp_distributor_type_t *type
     merged = pulp_config_merge(stored, override);
     status = type->validate_config(merged, error);
     json_object_put(merged);
-    return status;
+    return status == PULP_OK ? PULP_OK : pulp_config_blame_override(override, error);
 }

@@ -64,12 +64,15 @@ static int sync_repository(pulp_request_t *req)
         return found;
 
     type = pulp_importer_type_find(type_id);
-    if (!type || pulp_repo_validate_importer(
-                     type, pulp_request_own_json(req, pulp_config_merge(config, override)),
-                     &error) != PULP_OK) {
-        if (!type)
-            pulp_error_set(&error, PULP_ERR_INTERNAL, "importer type \"%s\" is not registered",
-                           type_id);
+    if (!type) {
+        pulp_error_set(&error, PULP_ERR_INTERNAL, "importer type \"%s\" is not registered",
+                       type_id);
+        return pulp_send_error_clear(req, &error);
+    }
+    if (pulp_repo_validate_importer(
+            type, pulp_request_own_json(req, pulp_config_merge(config, override)), &error) !=
+        PULP_OK) {
+        pulp_config_blame_override(override, &error);
         return pulp_send_error_clear(req, &error);
     }
 

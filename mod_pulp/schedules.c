@@ -130,8 +130,11 @@ static pulp_status_t check_override(pulp_request_t *req, const schedule_owner_t 
         if (!type)
             return pulp_error_set(error, PULP_ERR_INTERNAL,
                                   "importer type \"%s\" is not registered", owner->type_id);
-        return pulp_repo_validate_importer(
-            type, pulp_request_own_json(req, pulp_config_merge(owner->config, override)), error);
+        if (pulp_repo_validate_importer(
+                type, pulp_request_own_json(req, pulp_config_merge(owner->config, override)),
+                error) != PULP_OK)
+            return pulp_config_blame_override(override, error);
+        return PULP_OK;
     } else {
         const pulp_distributor_type_t *type = pulp_distributor_type_find(owner->type_id);
 

@@ -154,8 +154,11 @@ static pulp_status_t check_config(const PGresult *row, pulp_error_t *error)
         publish ? pulp_distributor_type_find(type_id) : NULL;
     pulp_status_t status;
 
-    if (importer)
+    if (importer) {
         status = importer->validate_config(merged, error);
+        if (status != PULP_OK)
+            pulp_config_blame_override(override, error);
+    }
     else if (distributor)
         status = pulp_distributor_check_publish(distributor, stored, override, error);
     else

@@ -135,6 +135,15 @@ def test_publish_override_keeps_serving_keys(api, published, override):
     assert response.json()["property_names"] == [key]
 
 
+def test_invalid_publish_override_named(api, published):
+    repo_id, _ = published
+    response = api.post(f"repositories/{repo_id}/actions/publish/",
+                        json={"id": "yum", "override_config": {"nosuchkey": 1}})
+    assert response.status_code == 400, response.text
+    assert response.json()["error_message"].startswith("invalid override_config: ")
+    assert response.json()["property_names"] == ["nosuchkey"]
+
+
 def test_publish_override_of_content_option(api, published):
     repo_id, url = published
     task = publish(api, repo_id, override_config={"checksum_type": "sha1"})

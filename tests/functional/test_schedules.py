@@ -254,6 +254,7 @@ def test_rejects_invalid_override(api, repo):
     response = api.post(sync_schedules(repo),
                         json={"schedule": "PT1H", "override_config": {"validate": "yes"}})
     assert_error(response, 400, "PLP0015")
+    assert response.json()["error_message"].startswith("invalid override_config: ")
     assert all(s["schedule"] != "PT1H" or s["override_config"] != {"validate": "yes"}
                for s in api.get(sync_schedules(repo)).json())
 

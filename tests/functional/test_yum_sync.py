@@ -195,6 +195,16 @@ def test_retain_old_count(api, feed):
     assert counts["srpm"] == len(TEST_SRPMS) - 1
 
 
+def test_invalid_sync_override_named(api, feed):
+    repo_id = unique_id("bad-override")
+    create_repo(api, repo_id, feed.url)
+    response = api.post(f"repositories/{repo_id}/actions/sync/",
+                        json={"override_config": {"validate": "yes"}})
+    assert response.status_code == 400, response.text
+    assert response.json()["error_message"].startswith("invalid override_config: ")
+    assert response.json()["property_names"] == ["validate"]
+
+
 def test_feed_required(api):
     repo_id = unique_id("no-feed")
     CREATED.append(repo_id)
