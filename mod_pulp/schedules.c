@@ -167,6 +167,23 @@ static pulp_status_t read_failure_threshold(pulp_request_t *req, json_object *bo
     return PULP_OK;
 }
 
+/* Rejects a null schedule, override_config or enabled in an update, which would otherwise
+ * read as an absent member and keep the stored value. Only failure_threshold has a meaning
+ * for null. On creation a null member counts as left out, and takes its default. */
+static pulp_status_t reject_nulls(json_object *body, pulp_error_t *error)
+{
+    static const char *const members[] = { "schedule", "override_config", "enabled", NULL };
+    json_object *value;
+
+    for (size_t i = 0; members[i]; i++) {
+        if (json_object_object_get_ex(body, members[i], &value) && !value)
+            return pulp_body_error(error, PULP_ERR_INVALID_VALUE, members[i],
+                                   "invalid property \"%s\": null is not allowed; leave the "
+                                   "member out to keep its value", members[i]);
+    }
+    return PULP_OK;
+}
+
 /* Reads and checks a POST or PUT body. "schedule" is required when creating. */
 static pulp_status_t read_body(pulp_request_t *req, int creating, schedule_body_t *fields,
                                pulp_error_t *error)
@@ -179,6 +196,7 @@ static pulp_status_t read_body(pulp_request_t *req, int creating, schedule_body_
     memset(fields, 0, sizeof *fields);
     fields->enabled = -1;
     if (!body || pulp_body_check_keys(body, keys, error) != PULP_OK ||
+        (!creating && reject_nulls(body, error) != PULP_OK) ||
         pulp_body_string(body, "schedule", creating, &fields->schedule, error) != PULP_OK ||
         pulp_body_object(body, "override_config", 0, &fields->override_config, error) !=
             PULP_OK ||

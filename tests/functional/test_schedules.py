@@ -226,6 +226,13 @@ BAD_BODIES = [
     ({"schedule": "PT1H", "override_config": "x"}, "PLP0015", "override_config"),
 ]
 
+# On creation a null member is a member left out; an update could not tell which was meant.
+NULL_UPDATES = [
+    ({"override_config": None}, "PLP0015", "override_config"),
+    ({"enabled": None}, "PLP0015", "enabled"),
+    ({"schedule": None}, "PLP0015", "schedule"),
+]
+
 
 @pytest.mark.parametrize("body,code,property_name", BAD_BODIES)
 def test_create_rejects_bad_body(api, repo, body, code, property_name):
@@ -233,7 +240,7 @@ def test_create_rejects_bad_body(api, repo, body, code, property_name):
     assert_error(response, 400, code, property_name)
 
 
-@pytest.mark.parametrize("body,code,property_name", BAD_BODIES[2:])
+@pytest.mark.parametrize("body,code,property_name", BAD_BODIES[2:] + NULL_UPDATES)
 def test_update_rejects_bad_body(api, sync_schedule, body, code, property_name):
     response = api.put(sync_schedule["_href"], json=body)
     assert_error(response, 400, code, property_name)
