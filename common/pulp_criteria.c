@@ -889,7 +889,8 @@ static pulp_status_t compile_sort(compiler_t *compiler, json_object *sort, buffe
         if (!sort_descending(compiler, direction, &descending))
             return fail(compiler, PULP_ERR_INVALID_VALUE,
                         "invalid criteria: sort direction of \"%s\" must be \"ascending\" or "
-                        "\"descending\"", json_object_get_string(name));
+                        "\"descending\" (in any case), or 1 or -1",
+                        json_object_get_string(name));
 
         buffer_append(out, "%s", i == 0 ? "ORDER BY " : ", ");
         append_field(out, &ref, 0);
