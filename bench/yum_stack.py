@@ -79,7 +79,7 @@ class Stack:
         """Poll the first task of a call report every 200 ms; returns its final document.
 
         The slow poll keeps the benchmark's own requests from taking CPU time from the work
-        it measures; run_task reads the end time from the database instead."""
+        it measures. run_task reads the end time from the database instead."""
         href = call_report["spawned_tasks"][0]["_href"]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -50,7 +50,7 @@ pulp_status_t pulp_task_insert(PGconn *conn, const pulp_task_spec_t *spec,
 /* Repository ids have at most 255 characters, and the longest prefix is "pulp:repository:". */
 #define PULP_REPO_TASK_NAME_SIZE 320
 
-/* The spec of a task on one repository, as the API and the scheduler dispatch it: it holds
+/* The spec of a task on one repository, as the API and the scheduler dispatch it: it locks
  * "repository:<id>" exclusively and is tagged pulp:repository:<id>, then the extra tag if any,
  * then pulp:action:<action>. spec points into the struct, which must not be copied. */
 typedef struct pulp_repo_task {
