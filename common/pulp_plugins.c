@@ -87,6 +87,16 @@ const pulp_distributor_type_t *pulp_distributor_type_find(const char *id)
     return NULL;
 }
 
+pulp_status_t pulp_importer_check_sync(const pulp_importer_type_t *type, json_object *stored,
+                                       json_object *override, pulp_error_t *error)
+{
+    json_object *merged = pulp_config_merge(stored, override);
+    pulp_status_t status = type->validate_config(merged, error);
+
+    json_object_put(merged);
+    return status == PULP_OK ? PULP_OK : pulp_config_blame_override(override, error);
+}
+
 pulp_status_t pulp_distributor_check_publish(const pulp_distributor_type_t *type,
                                              json_object *stored, json_object *override,
                                              pulp_error_t *error)

@@ -63,6 +63,12 @@ const pulp_content_type_t *pulp_content_type_find(const char *id);
 const pulp_importer_type_t *pulp_importer_type_find(const char *id);
 const pulp_distributor_type_t *pulp_distributor_type_find(const char *id);
 
+/* Checks the configuration of one sync: the stored configuration with override (NULL: none)
+ * merged in passes the type's validation. An error caused with an override is marked as the
+ * override's (pulp_config_blame_override). */
+pulp_status_t pulp_importer_check_sync(const pulp_importer_type_t *type, json_object *stored,
+                                       json_object *override, pulp_error_t *error);
+
 /* Checks the configuration of one publish: override_config (NULL: none) sets none of the
  * type's serving_keys, and the stored configuration with the override merged in passes the
  * type's validation. */

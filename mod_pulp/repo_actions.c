@@ -69,12 +69,8 @@ static int sync_repository(pulp_request_t *req)
                        type_id);
         return pulp_send_error_clear(req, &error);
     }
-    if (pulp_repo_validate_importer(
-            type, pulp_request_own_json(req, pulp_config_merge(config, override)), &error) !=
-        PULP_OK) {
-        pulp_config_blame_override(override, &error);
+    if (pulp_importer_check_sync(type, config, override, &error) != PULP_OK)
         return pulp_send_error_clear(req, &error);
-    }
 
     args = pulp_request_own_json(req, pulp_repo_action_args_new(params[0], NULL, override));
     return pulp_repo_dispatch(req, PULP_TASK_REPO_SYNC, "sync", NULL, args);

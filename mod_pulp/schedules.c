@@ -119,8 +119,8 @@ static int find_owner(pulp_request_t *req, schedule_owner_t *owner, int lock)
 /* Checks an override like the sync and publish actions do: merged into the owner's stored
  * configuration, the result must pass the plugin's validation, and a publish's may not change
  * where the repository is served. */
-static pulp_status_t check_override(pulp_request_t *req, const schedule_owner_t *owner,
-                                    json_object *override, pulp_error_t *error)
+static pulp_status_t check_override(const schedule_owner_t *owner, json_object *override,
+                                    pulp_error_t *error)
 {
     if (!override)
         return PULP_OK;
@@ -130,11 +130,7 @@ static pulp_status_t check_override(pulp_request_t *req, const schedule_owner_t 
         if (!type)
             return pulp_error_set(error, PULP_ERR_INTERNAL,
                                   "importer type \"%s\" is not registered", owner->type_id);
-        if (pulp_repo_validate_importer(
-                type, pulp_request_own_json(req, pulp_config_merge(owner->config, override)),
-                error) != PULP_OK)
-            return pulp_config_blame_override(override, error);
-        return PULP_OK;
+        return pulp_importer_check_sync(type, owner->config, override, error);
     } else {
         const pulp_distributor_type_t *type = pulp_distributor_type_find(owner->type_id);
 
@@ -313,7 +309,7 @@ static int create_schedule(pulp_request_t *req, const char *action)
     found = begin_with_owner(req, &owner);
     if (found != DECLINED)
         return found;
-    if (check_override(req, &owner, fields.override_config, &error) != PULP_OK ||
+    if (check_override(&owner, fields.override_config, &error) != PULP_OK ||
         database_now(req, &now, &error) != PULP_OK || pulp_uuid_generate(id) != 0) {
         if (error.status == PULP_OK)
             pulp_error_set(&error, PULP_ERR_INTERNAL, "could not generate a schedule id");
@@ -406,7 +402,7 @@ static int update_schedule(pulp_request_t *req, const char *action)
         pulp_db_rollback(req->db);
         return send_missing_schedule(req, &owner);
     }
-    if (check_override(req, &owner, fields.override_config, &error) != PULP_OK ||
+    if (check_override(&owner, fields.override_config, &error) != PULP_OK ||
         check_enable(req, &owner, &fields, &error) != PULP_OK ||
         (fields.schedule && database_now(req, &now, &error) != PULP_OK)) {
         pulp_db_rollback(req->db);

@@ -148,17 +148,13 @@ static pulp_status_t check_config(const PGresult *row, pulp_error_t *error)
     int publish = strcmp(pulp_db_value(row, 0, "action"), "publish") == 0;
     json_object *stored = json_tokener_parse(pulp_db_value(row, 0, "owner_config"));
     json_object *override = json_tokener_parse(pulp_db_value(row, 0, "override_config"));
-    json_object *merged = pulp_config_merge(stored, override);
     const pulp_importer_type_t *importer = publish ? NULL : pulp_importer_type_find(type_id);
     const pulp_distributor_type_t *distributor =
         publish ? pulp_distributor_type_find(type_id) : NULL;
     pulp_status_t status;
 
-    if (importer) {
-        status = importer->validate_config(merged, error);
-        if (status != PULP_OK)
-            pulp_config_blame_override(override, error);
-    }
+    if (importer)
+        status = pulp_importer_check_sync(importer, stored, override, error);
     else if (distributor)
         status = pulp_distributor_check_publish(distributor, stored, override, error);
     else
@@ -166,7 +162,6 @@ static pulp_status_t check_config(const PGresult *row, pulp_error_t *error)
                                 publish ? "distributor" : "importer", type_id);
     json_object_put(stored);
     json_object_put(override);
-    json_object_put(merged);
     return status;
 }
 
